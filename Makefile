@@ -1,0 +1,61 @@
+# Relaybox. Newcomers need two targets: `make run` and `make test`.
+SHELL   := /bin/bash
+GO      ?= go
+BIN     := bin/relaybox
+VERSION ?= 0.1.0
+COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Debian packages the end-to-end tests drive: real clients, never mocks.
+TEST_DEBS := openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix
+TEST_BINS := openssl swaks smtp-source
+FUZZTIME ?= 10s
+
+.PHONY: all build run test test-deps bench fuzz lint clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/relaybox
+
+## run: the appliance in console mode on its embedded defaults, data in ./data
+run: build
+	./$(BIN) console --data ./data
+
+## test-deps: install the real clients the end-to-end tests use (Debian packages)
+test-deps:
+	@missing=""; for b in $(TEST_BINS); do command -v $$b >/dev/null || missing="$$missing $$b"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing test clients (missing:$$missing)"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(TEST_DEBS) >/dev/null; \
+	fi
+	$(GO) mod download
+
+## test: every test, unit and end-to-end, with the race detector
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+## bench: Go benchmarks (shell script mode, commit-to-effect latency)
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./...
+
+## fuzz: each fuzz target briefly (FUZZTIME=10s)
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+clean:
+	rm -rf bin

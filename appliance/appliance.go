@@ -1,0 +1,189 @@
+// Package appliance boots Relaybox from a data directory: first-start
+// defaults (Demo certificate, one-time admin password), the committed
+// configuration, the engine, and the local control socket that shells attach to.
+package appliance
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/afero"
+	"golang.org/x/crypto/bcrypt"
+
+	"relaybox/certstore"
+	"relaybox/commands"
+	"relaybox/config"
+	"relaybox/mailengine"
+	"relaybox/shell"
+)
+
+// SocketName is the control socket's file name in the data directory.
+const SocketName = "relaybox.sock"
+
+// Options describe how to boot.
+type Options struct {
+	DataDir string
+	// First holds the first-start choices: hostname, address, ports, domains.
+	First config.FirstStart
+	// AdminPassword is used on first start instead of a generated one.
+	AdminPassword string
+	Version       string
+	// Out receives first-start notices such as the generated password.
+	Out io.Writer
+	// ErrorLog receives engine errors.
+	ErrorLog io.Writer
+}
+
+// Appliance is a booted Relaybox.
+type Appliance struct {
+	Store  *config.Store
+	Keys   *certstore.KeyStore
+	Engine *mailengine.Engine
+	App    *commands.App
+	dir    string
+	lock   *os.File
+}
+
+// Start boots the appliance and applies the committed configuration.
+func Start(ctx context.Context, opts Options) (*Appliance, error) {
+	dir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data directory %s: %w", dir, err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	fs := afero.NewOsFs()
+	keys, err := certstore.NewKeyStore(fs, dir)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	store, err := config.Open(fs, dir, func() (*config.Config, error) { return firstStart(keys, opts) })
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version})
+	if err := eng.Apply(ctx, store.Current()); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("starting configuration version %d: %w", store.Current().Version, err)
+	}
+	a := &Appliance{Store: store, Keys: keys, Engine: eng, dir: dir, lock: lock,
+		App: &commands.App{Store: store, Engine: eng, Version: opts.Version}}
+	return a, nil
+}
+
+// lockDir makes sure only one appliance runs on a data directory.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "relaybox.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another Relaybox is already running on %s: attach to it with \"relaybox cli --data %s\"", dir, dir)
+	}
+	return f, nil
+}
+
+var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$`)
+
+func firstStart(keys *certstore.KeyStore, opts Options) (*config.Config, error) {
+	f := opts.First
+	if f.Hostname == "" {
+		f.Hostname, _ = os.Hostname()
+	}
+	if !hostnameRE.MatchString(f.Hostname) || strings.Contains(f.Hostname, "..") {
+		f.Hostname = "relaybox.localdomain"
+	}
+	demo, err := keys.Demo(f.Hostname)
+	if err != nil {
+		return nil, fmt.Errorf("making the Demo certificate: %w", err)
+	}
+	f.Demo = demo
+	pass := opts.AdminPassword
+	if pass == "" {
+		if pass, err = randomPassword(); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(opts.Out, "First start: the administrator account is %q with the one-time password %s\n(shown only now; set RELAYBOX_ADMIN_PASSWORD on first start to choose it)\n", config.DefaultAdminUser, pass)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, err
+	}
+	f.AdminHash = string(hash)
+	return config.Defaults(f), nil
+}
+
+func randomPassword() (string, error) {
+	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	var b strings.Builder
+	for range 16 {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			return "", err
+		}
+		b.WriteByte(alphabet[n.Int64()])
+	}
+	return b.String(), nil
+}
+
+// SocketPath is where the control socket of a data directory lives.
+func SocketPath(dataDir string) string { return filepath.Join(dataDir, SocketName) }
+
+// Session returns the options of a new shell session with its own pending copy.
+func (a *Appliance) Session(user string) shell.Options {
+	return shell.Options{
+		Commands: commands.All(a.App),
+		Pending:  a.Store.NewPending(),
+		User:     user,
+		Hostname: func() string { return a.Store.Current().Hostname },
+	}
+}
+
+// ListenControl opens the owner-only control socket.
+func (a *Appliance) ListenControl() (net.Listener, error) {
+	path := SocketPath(a.dir)
+	// We hold the directory lock, so a socket file left here is stale.
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("opening the control socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// ServeControl serves attached shells on ln until ctx ends.
+func (a *Appliance) ServeControl(ctx context.Context, ln net.Listener) error {
+	return shell.Serve(ctx, ln, func(shell.Hello) shell.Options { return a.Session(config.DefaultAdminUser) })
+}
+
+// Close stops the engine, giving sessions ctx's time to finish.
+func (a *Appliance) Close(ctx context.Context) error {
+	err := a.Engine.Close(ctx)
+	_ = os.Remove(SocketPath(a.dir))
+	a.lock.Close()
+	return err
+}

@@ -1,0 +1,234 @@
+// Package certstore makes and loads the appliance's certificates: self-signed
+// certificates such as the first-start Demo certificate, and private keys kept
+// in owner-only files outside the configuration document, named by the SHA-256
+// of their public key so every committed version can still find its key.
+package certstore
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/afero"
+
+	"relaybox/config"
+	"relaybox/internal/atomicfile"
+)
+
+// KeysDir is the directory under the data directory that holds private keys.
+const KeysDir = "keys"
+
+// KeyStore keeps private keys in owner-only files.
+type KeyStore struct {
+	fs  afero.Fs
+	dir string
+}
+
+// NewKeyStore returns the key store in dataDir/keys, creating it owner-only.
+func NewKeyStore(afs afero.Fs, dataDir string) (*KeyStore, error) {
+	dir := filepath.Join(dataDir, KeysDir)
+	if err := afs.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating key directory %s: %w", dir, err)
+	}
+	if err := afs.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("restricting key directory %s: %w", dir, err)
+	}
+	return &KeyStore{fs: afs, dir: dir}, nil
+}
+
+// KeyRef names a key by the SHA-256 of its public key (hex).
+func KeyRef(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("encoding public key: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Put stores a private key (mode 0600) and returns its reference.
+func (k *KeyStore) Put(key crypto.Signer) (string, error) {
+	ref, err := KeyRef(key.Public())
+	if err != nil {
+		return "", err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", fmt.Errorf("encoding private key: %w", err)
+	}
+	data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	if err := atomicfile.WriteFile(k.fs, k.path(ref), data, 0o600); err != nil {
+		return "", err
+	}
+	return ref, nil
+}
+
+func (k *KeyStore) path(ref string) string { return filepath.Join(k.dir, ref+".pem") }
+
+// Get loads the private key with that reference.
+func (k *KeyStore) Get(ref string) (crypto.Signer, error) {
+	data, err := afero.ReadFile(k.fs, k.path(ref))
+	if err != nil {
+		return nil, fmt.Errorf("private key %s…: %w", ref[:min(12, len(ref))], err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("private key file %s holds no PEM block", k.path(ref))
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("private key file %s: %w", k.path(ref), err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("private key file %s holds a key that cannot sign", k.path(ref))
+	}
+	return signer, nil
+}
+
+// TLSCertificate loads a configured certificate with its chain and key.
+func (k *KeyStore) TLSCertificate(c config.Certificate) (tls.Certificate, error) {
+	key, err := k.Get(c.Key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("certificate %q: %w", c.Name, err)
+	}
+	var out tls.Certificate
+	rest := []byte(c.PEM)
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type == "CERTIFICATE" {
+			out.Certificate = append(out.Certificate, block.Bytes)
+		}
+	}
+	if len(out.Certificate) == 0 {
+		return tls.Certificate{}, fmt.Errorf("certificate %q holds no PEM certificate", c.Name)
+	}
+	leaf, err := x509.ParseCertificate(out.Certificate[0])
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("certificate %q: %w", c.Name, err)
+	}
+	ref, err := KeyRef(leaf.PublicKey)
+	if err != nil || ref != c.Key {
+		return tls.Certificate{}, fmt.Errorf("certificate %q does not match its private key", c.Name)
+	}
+	out.PrivateKey = key
+	out.Leaf = leaf
+	return out, nil
+}
+
+// Request describes a self-signed certificate to make.
+type Request struct {
+	Name         string
+	CommonName   string
+	Organization string
+	Unit         string
+	Locality     string
+	State        string
+	Country      string
+	Days         int
+	KeyType      string // "rsa" or "ecdsa"
+	KeyBits      int    // RSA: 2048 or 4096; ECDSA: 256 or 384
+	DNSNames     []string
+}
+
+// SelfSigned makes a key and a self-signed SHA-256 certificate, stores the key
+// and returns the certificate as configured.
+func (k *KeyStore) SelfSigned(r Request) (config.Certificate, error) {
+	key, err := newKey(r.KeyType, r.KeyBits)
+	if err != nil {
+		return config.Certificate{}, err
+	}
+	if r.Days < 1 {
+		return config.Certificate{}, fmt.Errorf("validity of %d days is too short: use at least 1", r.Days)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return config.Certificate{}, err
+	}
+	now := time.Now().Add(-5 * time.Minute)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject: pkix.Name{
+			CommonName: r.CommonName, Organization: nonEmpty(r.Organization), OrganizationalUnit: nonEmpty(r.Unit),
+			Locality: nonEmpty(r.Locality), Province: nonEmpty(r.State), Country: nonEmpty(r.Country),
+		},
+		NotBefore:             now,
+		NotAfter:              now.Add(time.Duration(r.Days) * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+	}
+	for _, n := range r.DNSNames {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return config.Certificate{}, fmt.Errorf("signing certificate %q: %w", r.Name, err)
+	}
+	ref, err := k.Put(key)
+	if err != nil {
+		return config.Certificate{}, err
+	}
+	return config.Certificate{
+		Name: r.Name,
+		PEM:  string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		Key:  ref,
+	}, nil
+}
+
+// Demo makes the first-start Demo certificate: RSA 2048, SHA-256, CN "Relaybox Demo".
+func (k *KeyStore) Demo(hostname string) (config.Certificate, error) {
+	return k.SelfSigned(Request{
+		Name: config.DemoCertificate, CommonName: "Relaybox Demo", Organization: "Relaybox",
+		Unit: "Demo certificate - not secure", Days: 3650, KeyType: "rsa", KeyBits: 2048,
+		DNSNames: []string{hostname, "localhost", "127.0.0.1", "::1"},
+	})
+}
+
+func newKey(typ string, bits int) (crypto.Signer, error) {
+	switch typ {
+	case "rsa":
+		if bits != 2048 && bits != 4096 {
+			return nil, fmt.Errorf("RSA key size %d is not offered: use 2048 or 4096", bits)
+		}
+		return rsa.GenerateKey(rand.Reader, bits)
+	case "ecdsa":
+		switch bits {
+		case 256:
+			return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		case 384:
+			return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		}
+		return nil, fmt.Errorf("ECDSA key size %d is not offered: use 256 (P-256) or 384 (P-384)", bits)
+	}
+	return nil, errors.New("key type must be rsa or ecdsa")
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}

@@ -1,0 +1,247 @@
+// Command relaybox is the Relaybox email-gateway appliance: the daemon
+// (serve), a shell attached to it (cli), or both in one process (console).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"relaybox/appliance"
+	"relaybox/config"
+	"relaybox/shell"
+)
+
+// Set by the Makefile with -ldflags.
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+const usageText = `usage:
+  relaybox serve   --data DIR [first-start flags]   the appliance as a daemon
+  relaybox cli     --data DIR [--keep-going]        a shell attached to the daemon
+  relaybox console --data DIR [first-start flags]   engine and shell in one process
+  relaybox version
+  relaybox                                          attach if a daemon runs on $RELAYBOX_DATA (default ./data), else console
+
+first-start flags (used only when DIR holds no configuration yet; each also as an environment variable):
+  --hostname NAME        RELAYBOX_HOSTNAME        (default: the machine's)
+  --smtp-port N          RELAYBOX_SMTP_PORT       (default 2525, listener IncomingMail)
+  --submission-port N    RELAYBOX_SUBMISSION_PORT (default 2587, listener OutgoingMail)
+  --https-port N         RELAYBOX_HTTPS_PORT      (default 8443)
+  --ssh-port N           RELAYBOX_SSH_PORT        (default 2222)
+  --domains LIST         RELAYBOX_DOMAINS         (comma list the public listener accepts mail for)
+  RELAYBOX_ADMIN_PASSWORD sets the admin password instead of printing a generated one.
+`
+
+func versionString() string {
+	c := commit
+	if c == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					c = s.Value
+				}
+			}
+		}
+	}
+	if c == "" {
+		c = "unknown"
+	}
+	return fmt.Sprintf("Relaybox %s (commit %s, %s)", version, c, runtime.Version())
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		return noArgs()
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:])
+	case "cli":
+		return cli(args[1:])
+	case "console":
+		return console(args[1:])
+	case "version", "--version":
+		fmt.Println(versionString())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Print(usageText)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "relaybox: unknown command %q\n%s", args[0], usageText)
+	return 2
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("RELAYBOX_DATA"); d != "" {
+		return d
+	}
+	return "./data"
+}
+
+// bootFlags are the flags of the commands that start the engine.
+type bootFlags struct {
+	data  string
+	first config.FirstStart
+	doms  string
+}
+
+func parseBoot(name string, args []string) (*bootFlags, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	b := &bootFlags{first: config.DefaultPorts}
+	envInt := func(key string, def int) int {
+		if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&b.data, "data", defaultDataDir(), "data directory")
+	fs.StringVar(&b.first.Hostname, "hostname", os.Getenv("RELAYBOX_HOSTNAME"), "first-start hostname")
+	fs.IntVar(&b.first.SMTPPort, "smtp-port", envInt("RELAYBOX_SMTP_PORT", b.first.SMTPPort), "first-start SMTP port")
+	fs.IntVar(&b.first.SubmissionPort, "submission-port", envInt("RELAYBOX_SUBMISSION_PORT", b.first.SubmissionPort), "first-start relay port")
+	fs.IntVar(&b.first.HTTPSPort, "https-port", envInt("RELAYBOX_HTTPS_PORT", b.first.HTTPSPort), "first-start HTTPS port")
+	fs.IntVar(&b.first.SSHPort, "ssh-port", envInt("RELAYBOX_SSH_PORT", b.first.SSHPort), "first-start SSH port")
+	fs.StringVar(&b.doms, "domains", os.Getenv("RELAYBOX_DOMAINS"), "first-start accepted domains")
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return nil, fmt.Errorf("%s: %w\n%s", name, err, usageText)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%s: unexpected argument %q\n%s", name, fs.Arg(0), usageText)
+	}
+	for _, d := range strings.Split(b.doms, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			b.first.Domains = append(b.first.Domains, d)
+		}
+	}
+	return b, nil
+}
+
+func boot(ctx context.Context, b *bootFlags) (*appliance.Appliance, error) {
+	return appliance.Start(ctx, appliance.Options{
+		DataDir: b.data, First: b.first, AdminPassword: os.Getenv("RELAYBOX_ADMIN_PASSWORD"),
+		Version: versionString(), Out: os.Stdout, ErrorLog: os.Stderr,
+	})
+}
+
+func serve(args []string) int {
+	b, err := parseBoot("serve", args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	a, err := boot(ctx, b)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "relaybox:", err)
+		return 1
+	}
+	ln, err := a.ListenControl()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "relaybox:", err)
+		return 1
+	}
+	fmt.Printf("%s serving; configuration version %d; control socket %s\n", versionString(), a.Store.Current().Version, ln.Addr())
+	for _, e := range a.Engine.Status().Endpoints {
+		fmt.Printf("  %s %s on %s (TLS %s)\n", e.Kind, e.Name, e.Addr, e.TLS)
+	}
+	_ = a.ServeControl(ctx, ln)
+	return shutdown(a)
+}
+
+func shutdown(a *appliance.Appliance) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "relaybox: shutting down:", err)
+		return 1
+	}
+	return 0
+}
+
+func console(args []string) int {
+	b, err := parseBoot("console", args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	a, err := boot(ctx, b)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "relaybox:", err)
+		return 1
+	}
+	if ln, err := a.ListenControl(); err == nil {
+		go func() { _ = a.ServeControl(ctx, ln) }()
+	}
+	opts := a.Session(config.DefaultAdminUser)
+	opts.Interactive = term.IsTerminal(int(os.Stdin.Fd()))
+	opts.In, opts.Out, opts.Err = os.Stdin, os.Stdout, os.Stderr
+	opts.Terminal = shell.Terminal{In: os.Stdin, Out: os.Stdout}
+	if opts.Interactive {
+		fmt.Printf("%s\nType help for the commands, quit to stop the appliance.\n", versionString())
+	}
+	code := shell.Run(ctx, opts)
+	if c := shutdown(a); c != 0 {
+		return c
+	}
+	return code
+}
+
+func cli(args []string) int {
+	fs := flag.NewFlagSet("cli", flag.ContinueOnError)
+	data := fs.String("data", defaultDataDir(), "data directory of the running appliance")
+	keep := fs.Bool("keep-going", false, "in script mode, continue after a failing line")
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "cli: bad arguments\n%s", usageText)
+		return 2
+	}
+	conn, err := net.Dial("unix", appliance.SocketPath(*data))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relaybox: no appliance is running on %s (%v): start one with \"relaybox serve --data %s\"\n", *data, err, *data)
+		return 1
+	}
+	code, err := shell.Attach(conn, os.Stdin, os.Stdout, os.Stderr, *keep)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "relaybox:", err)
+	}
+	return code
+}
+
+func noArgs() int {
+	data := defaultDataDir()
+	conn, err := net.Dial("unix", appliance.SocketPath(data))
+	if err == nil {
+		code, err := shell.Attach(conn, os.Stdin, os.Stdout, os.Stderr, false)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "relaybox:", err)
+		}
+		return code
+	}
+	if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOENT) {
+		fmt.Fprintln(os.Stderr, "relaybox:", err)
+	}
+	return console([]string{"--data", data})
+}

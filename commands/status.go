@@ -1,0 +1,49 @@
+package commands
+
+import (
+	"time"
+
+	"relaybox/shell"
+)
+
+func status(app *App) shell.Command {
+	return shell.Command{
+		Name:    "status",
+		Summary: "Show uptime, listeners, connections and the configuration version.",
+		Help: `Prints what the appliance is running now.
+
+Batch form:
+  status`,
+		Run: func(s *shell.Session, args []string) error {
+			if len(args) > 0 {
+				return usage("status", "status")
+			}
+			st := app.Engine.Status()
+			c := app.Store.Current()
+			s.Println()
+			s.Printf("Status as of:            %s\n", stamp(time.Now()))
+			s.Printf("Up since:                %s (%s)\n", stamp(st.Started), time.Since(st.Started).Round(time.Second))
+			s.Printf("Version:                 %s\n", app.Version)
+			s.Printf("Configuration version:   %d (committed %s by %s: %q)\n", c.Version, stamp(c.Time), c.User, c.Comment)
+			s.Printf("Uncommitted changes:     %s\n", map[bool]string{true: "yes (this session)", false: "none"}[s.Pending.Changed()])
+			s.Println()
+			s.Printf("%-6s %-14s %-22s %-17s %s\n", "Kind", "Name", "Address", "TLS", "Connections")
+			for _, e := range st.Endpoints {
+				s.Printf("%-6s %-14s %-22s %-17s %d\n", e.Kind, e.Name, e.Addr, e.TLS, e.Active)
+			}
+			return nil
+		},
+	}
+}
+
+func version(app *App) shell.Command {
+	return shell.Command{
+		Name:    "version",
+		Summary: "Show the Relaybox version, commit and Go version.",
+		Help:    "Batch form:\n  version",
+		Run: func(s *shell.Session, args []string) error {
+			s.Println(app.Version)
+			return nil
+		},
+	}
+}

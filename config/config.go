@@ -1,0 +1,292 @@
+// Package config holds Relaybox's configuration model: the schema of the one
+// YAML document, its embedded defaults, whole-document validation, the store of
+// committed versions (atomic writes, history) and the per-session pending copy
+// that commit validates, applies and persists.
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// SchemaVersion is the version of the YAML document layout this build reads and writes.
+const SchemaVersion = 1
+
+// Config is the whole appliance configuration. A committed Config is never
+// modified; sessions edit a Clone.
+type Config struct {
+	Schema  int       `yaml:"schema"`
+	Version int       `yaml:"version"`
+	Time    time.Time `yaml:"time"`
+	User    string    `yaml:"user"`
+	Comment string    `yaml:"comment"`
+
+	Hostname     string        `yaml:"hostname"`
+	SSL          SSL           `yaml:"ssl"`
+	Interfaces   []Interface   `yaml:"interfaces"`
+	Listeners    []Listener    `yaml:"listeners"`
+	Certificates []Certificate `yaml:"certificates"`
+	Users        []User        `yaml:"users"`
+}
+
+// SSL is what sslconfig edits.
+type SSL struct {
+	GUI      Service `yaml:"gui"`
+	Inbound  Service `yaml:"inbound"`
+	Outbound Service `yaml:"outbound"`
+	// OtherClientTLSv10 lets the box's other TLS clients (LDAP, updater, …) use TLS 1.0 too.
+	OtherClientTLSv10 bool `yaml:"other_client_tlsv10"`
+	PeerCertFQDN      bool `yaml:"peer_cert_fqdn"`
+	PeerCertX509      bool `yaml:"peer_cert_x509"`
+}
+
+// Service is the TLS setting of one service: GUI HTTPS, inbound or outbound SMTP.
+type Service struct {
+	// Methods are the enabled protocol versions, oldest first, e.g. [TLSv1.1, TLSv1.2].
+	Methods []Method `yaml:"methods"`
+	// Ciphers is an OpenSSL cipher list for TLS 1.0–1.2; TLS 1.3 suites are fixed.
+	Ciphers string `yaml:"ciphers"`
+	// Renegotiation is kept for AsyncOS parity; it is always off (see docs/sslconfig.md).
+	Renegotiation bool `yaml:"renegotiation,omitempty"`
+}
+
+// Interface is an IP interface with its services.
+type Interface struct {
+	Name        string `yaml:"name"`
+	Address     string `yaml:"address"`
+	Netmask     int    `yaml:"netmask"`
+	Hostname    string `yaml:"hostname"`
+	HTTPSPort   int    `yaml:"https_port"`
+	SSHPort     int    `yaml:"ssh_port"`
+	Certificate string `yaml:"certificate"`
+}
+
+// Listener types.
+const (
+	ListenerPublic  = "public"
+	ListenerPrivate = "private"
+)
+
+// TLS levels of a listener's default mail flow policy.
+const (
+	TLSOff       = "off"
+	TLSPreferred = "preferred"
+	TLSRequired  = "required"
+)
+
+// Listener is an SMTP listener.
+type Listener struct {
+	Name        string `yaml:"name"`
+	Type        string `yaml:"type"`
+	Interface   string `yaml:"interface"`
+	Port        int    `yaml:"port"`
+	Certificate string `yaml:"certificate"`
+	TLS         string `yaml:"tls"`
+	// Domains are the recipient domains a public listener accepts mail for.
+	Domains []string `yaml:"domains"`
+	// RelayFrom are the client networks a private listener relays for (CIDRs).
+	RelayFrom       []string `yaml:"relay_from"`
+	MaxMessageBytes int64    `yaml:"max_message_bytes"`
+	MaxRecipients   int      `yaml:"max_recipients"`
+	MaxConnections  int      `yaml:"max_connections"`
+	IdleTimeout     Duration `yaml:"idle_timeout"`
+}
+
+// Certificate is a certificate with its chain; the private key lives in an
+// owner-only file named by Key (see package certstore).
+type Certificate struct {
+	Name string `yaml:"name"`
+	// PEM holds the leaf certificate first, then its intermediates.
+	PEM string `yaml:"pem"`
+	// Key names the key file (the SHA-256 of the public key, hex).
+	Key string `yaml:"key"`
+}
+
+// User is an administrator account for SSH and the GUI.
+type User struct {
+	Name         string `yaml:"name"`
+	PasswordHash string `yaml:"password_hash"`
+}
+
+// Duration is a time.Duration written as "5m0s" in YAML.
+type Duration time.Duration
+
+// MarshalYAML writes the duration as text.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// UnmarshalYAML reads a duration such as "5m" or "30s".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration: write it as 30s, 5m or 1h", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Method is a TLS protocol version as configured.
+type Method string
+
+// The TLS methods, in the newest-first order of the sslconfig menu.
+const (
+	TLS13 Method = "TLSv1.3"
+	TLS12 Method = "TLSv1.2"
+	TLS11 Method = "TLSv1.1"
+	TLS10 Method = "TLSv1.0"
+)
+
+// MenuMethods is the sslconfig method menu, newest first (item 1 is TLS v1.3).
+var MenuMethods = []Method{TLS13, TLS12, TLS11, TLS10}
+
+// Version returns the crypto/tls version constant, or 0 for an unknown method.
+func (m Method) Version() uint16 {
+	switch m {
+	case TLS13:
+		return tls.VersionTLS13
+	case TLS12:
+		return tls.VersionTLS12
+	case TLS11:
+		return tls.VersionTLS11
+	case TLS10:
+		return tls.VersionTLS10
+	}
+	return 0
+}
+
+// Label is the menu text, e.g. "TLS v1.3".
+func (m Method) Label() string { return "TLS v" + strings.TrimPrefix(string(m), "TLSv") }
+
+// Token is the AsyncOS spelling used in the sslconfig summary, e.g. "tlsv1_3".
+func (m Method) Token() string {
+	return "tlsv" + strings.ReplaceAll(strings.TrimPrefix(string(m), "TLSv"), ".", "_")
+}
+
+// MethodsToken renders methods the way sslconfig shows them: "tlsv1_1tlsv1_2".
+func MethodsToken(ms []Method) string {
+	var b strings.Builder
+	for _, m := range SortMethods(ms) {
+		b.WriteString(m.Token())
+	}
+	if b.Len() == 0 {
+		return "none"
+	}
+	return b.String()
+}
+
+// SortMethods returns the methods oldest first without duplicates.
+func SortMethods(ms []Method) []Method {
+	out := slices.Clone(ms)
+	slices.SortFunc(out, func(a, b Method) int { return int(a.Version()) - int(b.Version()) })
+	return slices.Compact(out)
+}
+
+// VersionRange returns the lowest and highest enabled versions.
+func VersionRange(ms []Method) (lo, hi uint16) {
+	for _, m := range ms {
+		v := m.Version()
+		if lo == 0 || v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+	}
+	return lo, hi
+}
+
+// Clone returns a deep copy.
+func (c *Config) Clone() *Config {
+	out, err := Decode(c.mustEncode())
+	if err != nil {
+		panic(fmt.Sprintf("config: clone round trip failed: %v", err))
+	}
+	return out
+}
+
+func (c *Config) mustEncode() []byte {
+	b, err := c.Encode()
+	if err != nil {
+		panic(fmt.Sprintf("config: encoding failed: %v", err))
+	}
+	return b
+}
+
+// Encode writes the document as YAML.
+func (c *Config) Encode() ([]byte, error) {
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+// Decode reads a YAML document strictly: unknown fields, a missing or newer
+// schema version, and trailing documents are errors.
+func Decode(data []byte) (*Config, error) {
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("parsing configuration: %w", err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("parsing configuration: more than one YAML document; keep one")
+	}
+	switch {
+	case c.Schema == 0:
+		return nil, fmt.Errorf("parsing configuration: no \"schema\" field; this is not a Relaybox configuration (expected schema: %d)", SchemaVersion)
+	case c.Schema > SchemaVersion:
+		return nil, fmt.Errorf("parsing configuration: schema %d is newer than this build understands (%d); upgrade Relaybox", c.Schema, SchemaVersion)
+	}
+	return &c, nil
+}
+
+// Listener returns the listener with that name (case-insensitive), or nil.
+func (c *Config) Listener(name string) *Listener {
+	for i := range c.Listeners {
+		if strings.EqualFold(c.Listeners[i].Name, name) {
+			return &c.Listeners[i]
+		}
+	}
+	return nil
+}
+
+// Interface returns the interface with that name (case-insensitive), or nil.
+func (c *Config) Interface(name string) *Interface {
+	for i := range c.Interfaces {
+		if strings.EqualFold(c.Interfaces[i].Name, name) {
+			return &c.Interfaces[i]
+		}
+	}
+	return nil
+}
+
+// Certificate returns the certificate with that name (case-insensitive), or nil.
+func (c *Config) Certificate(name string) *Certificate {
+	for i := range c.Certificates {
+		if strings.EqualFold(c.Certificates[i].Name, name) {
+			return &c.Certificates[i]
+		}
+	}
+	return nil
+}
+
+// SameSettings reports whether two configurations differ only in their commit metadata.
+func SameSettings(a, b *Config) bool {
+	x, y := a.Clone(), b.Clone()
+	for _, c := range []*Config{x, y} {
+		c.Version, c.Time, c.User, c.Comment = 0, time.Time{}, "", ""
+	}
+	return string(x.mustEncode()) == string(y.mustEncode())
+}

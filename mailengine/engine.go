@@ -1,0 +1,344 @@
+// Package mailengine is the running appliance: SMTP listeners with STARTTLS and
+// the HTTPS GUI, all built from a committed configuration. Apply switches to a
+// new configuration hitlessly: sockets whose address is unchanged are kept, TLS
+// settings take effect at the next handshake, new sockets are bound before old
+// ones close, and sessions in flight finish on the settings they started with.
+package mailengine
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+
+	"relaybox/config"
+)
+
+// KeyLoader turns a configured certificate into a usable TLS certificate.
+type KeyLoader interface {
+	TLSCertificate(c config.Certificate) (tls.Certificate, error)
+}
+
+// Options are the engine's fixed settings.
+type Options struct {
+	Keys KeyLoader
+	// Grace bounds how long replaced servers may drain their sessions (default 5 minutes).
+	Grace time.Duration
+	// ErrorLog receives server errors; nil discards them.
+	ErrorLog io.Writer
+	// Version is shown on the status page.
+	Version string
+}
+
+// Engine runs the listeners of the committed configuration.
+type Engine struct {
+	opts    Options
+	started time.Time
+
+	mu      sync.Mutex // serialises Apply and Close
+	sockets map[string]*endpoint
+	cfg     atomic.Pointer[config.Config]
+	drains  sync.WaitGroup
+}
+
+// endpoint is a socket plus the server currently answering on it.
+type endpoint struct {
+	sock     *socket
+	kind     string // "smtp" or "https"
+	name     string // listener or interface name
+	settings string // what forces a new server when it changes
+	tls      atomic.Pointer[tls.Config]
+	stop     func(ctx context.Context) error
+}
+
+// New returns an engine with nothing listening; Apply starts it.
+func New(opts Options) *Engine {
+	if opts.Grace == 0 {
+		opts.Grace = 5 * time.Minute
+	}
+	if opts.ErrorLog == nil {
+		opts.ErrorLog = io.Discard
+	}
+	return &Engine{opts: opts, started: time.Now(), sockets: map[string]*endpoint{}}
+}
+
+// plan is one desired endpoint.
+type plan struct {
+	addr     string
+	kind     string
+	name     string
+	settings string
+	tls      *tls.Config // nil: no TLS offered
+	listener config.Listener
+	iface    config.Interface
+}
+
+// Apply makes c the running configuration, or changes nothing and says why.
+func (e *Engine) Apply(ctx context.Context, c *config.Config) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	plans, err := e.plan(c)
+	if err != nil {
+		return err
+	}
+	// Bind every new address first; any failure undoes the new binds only.
+	fresh := map[string]*socket{}
+	for _, p := range plans {
+		if _, ok := e.sockets[p.addr]; ok {
+			continue
+		}
+		s, err := bind(p.addr)
+		if err != nil {
+			for _, s := range fresh {
+				_ = s.ln.Close()
+			}
+			return fmt.Errorf("%s %s cannot listen on %s: %w; choose a free port", p.kind, p.name, p.addr, err)
+		}
+		fresh[p.addr] = s
+	}
+	// From here on nothing can fail.
+	e.cfg.Store(c)
+	want := map[string]bool{}
+	for _, p := range plans {
+		want[p.addr] = true
+		ep, ok := e.sockets[p.addr]
+		if !ok {
+			ep = &endpoint{sock: fresh[p.addr]}
+			e.sockets[p.addr] = ep
+			go ep.sock.serve(e.refuse(ep))
+		}
+		ep.tls.Store(p.tls)
+		e.configureSocket(ep, p)
+		if !ok || ep.kind != p.kind || ep.settings != p.settings {
+			e.startServer(ep, p)
+		}
+	}
+	for addr, ep := range e.sockets {
+		if want[addr] {
+			continue
+		}
+		delete(e.sockets, addr)
+		ep.sock.close()
+		e.drain(ep.stop)
+	}
+	return nil
+}
+
+func (e *Engine) plan(c *config.Config) ([]plan, error) {
+	var plans []plan
+	var problems []error
+	for _, l := range c.Listeners {
+		ifc := c.Interface(l.Interface)
+		if ifc == nil {
+			problems = append(problems, fmt.Errorf("listener %s: interface %q does not exist", l.Name, l.Interface))
+			continue
+		}
+		p := plan{addr: net.JoinHostPort(ifc.Address, strconv.Itoa(l.Port)), kind: "smtp", name: l.Name, listener: l, iface: *ifc}
+		p.settings = fmt.Sprintf("%s|%s|%d|%d|%v|%s|%v|%s", l.Type, l.TLS, l.MaxMessageBytes, l.MaxRecipients, l.IdleTimeout, ifc.Hostname, l.Domains, c.Hostname)
+		if l.TLS != config.TLSOff {
+			t, err := e.buildTLS(c, l.Certificate, c.SSL.Inbound, nil)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("listener %s: %w", l.Name, err))
+				continue
+			}
+			p.tls = t
+		}
+		plans = append(plans, p)
+	}
+	for _, ifc := range c.Interfaces {
+		if ifc.HTTPSPort == 0 {
+			continue
+		}
+		p := plan{addr: net.JoinHostPort(ifc.Address, strconv.Itoa(ifc.HTTPSPort)), kind: "https", name: ifc.Name, iface: ifc, settings: "https"}
+		t, err := e.buildTLS(c, ifc.Certificate, c.SSL.GUI, []string{"h2", "http/1.1"})
+		if err != nil {
+			problems = append(problems, fmt.Errorf("interface %s HTTPS: %w", ifc.Name, err))
+			continue
+		}
+		p.tls = t
+		plans = append(plans, p)
+	}
+	return plans, errors.Join(problems...)
+}
+
+func (e *Engine) buildTLS(c *config.Config, certName string, svc config.Service, alpn []string) (*tls.Config, error) {
+	cc := c.Certificate(certName)
+	if cc == nil {
+		return nil, fmt.Errorf("certificate %q does not exist", certName)
+	}
+	cert, err := e.opts.Keys.TLSCertificate(*cc)
+	if err != nil {
+		return nil, err
+	}
+	return serverTLS(svc, cert, alpn)
+}
+
+func (e *Engine) configureSocket(ep *endpoint, p plan) {
+	if p.kind != "smtp" {
+		ep.sock.limit.Store(0)
+		ep.sock.admit.Store(nil)
+		return
+	}
+	ep.sock.limit.Store(int64(p.listener.MaxConnections))
+	if p.listener.Type == config.ListenerPrivate {
+		admit := relayAdmitter(p.listener.RelayFrom)
+		ep.sock.admit.Store(&admit)
+	} else {
+		ep.sock.admit.Store(nil)
+	}
+}
+
+// startServer puts a new server on the endpoint's socket and drains the old one.
+func (e *Engine) startServer(ep *endpoint, p plan) {
+	h := newHandoff(ep.sock.ln.Addr())
+	var stop func(ctx context.Context) error
+	base := dynamicTLS(func() *tls.Config { return ep.tls.Load() })
+	switch p.kind {
+	case "smtp":
+		srv := newSMTPServer(p, base, e.opts.ErrorLog)
+		go func() { _ = srv.Serve(h) }()
+		stop = func(ctx context.Context) error {
+			err := srv.Shutdown(ctx)
+			if err != nil {
+				_ = srv.Close()
+			}
+			return err
+		}
+	case "https":
+		srv := &http.Server{
+			Handler:           e.guiHandler(),
+			TLSConfig:         base,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          log.New(e.opts.ErrorLog, "https ", log.LstdFlags),
+		}
+		go func() { _ = srv.ServeTLS(h, "", "") }()
+		stop = func(ctx context.Context) error {
+			err := srv.Shutdown(ctx)
+			if err != nil {
+				_ = srv.Close()
+			}
+			return err
+		}
+	}
+	old := ep.sock.current.Swap(h)
+	oldStop := ep.stop
+	ep.kind, ep.name, ep.settings, ep.stop = p.kind, p.name, p.settings, stop
+	if old != nil {
+		_ = old.Close()
+	}
+	e.drain(oldStop)
+}
+
+// drain stops a replaced server in the background, bounded by the grace period.
+func (e *Engine) drain(stop func(ctx context.Context) error) {
+	if stop == nil {
+		return
+	}
+	e.drains.Add(1)
+	go func() {
+		defer e.drains.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), e.opts.Grace)
+		defer cancel()
+		_ = stop(ctx)
+	}()
+}
+
+func (e *Engine) refuse(ep *endpoint) func(c net.Conn, reason string) {
+	return func(c net.Conn, reason string) {
+		defer c.Close()
+		if ep.kind != "smtp" {
+			return
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		host := "relaybox"
+		if cfg := e.cfg.Load(); cfg != nil {
+			host = cfg.Hostname
+		}
+		switch reason {
+		case "busy":
+			_, _ = fmt.Fprintf(c, "421 4.7.0 %s Too many concurrent connections, try again later\r\n", host)
+		default:
+			_, _ = fmt.Fprintf(c, "554 5.7.1 %s Access denied: this listener relays only for its allowed hosts\r\n", host)
+		}
+	}
+}
+
+// Close stops every listener; sessions get ctx's time to finish.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for addr, ep := range e.sockets {
+		delete(e.sockets, addr)
+		ep.sock.close()
+		if ep.stop != nil {
+			_ = ep.stop(ctx)
+		}
+	}
+	done := make(chan struct{})
+	go func() { e.drains.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// EndpointStatus describes one listening socket.
+type EndpointStatus struct {
+	Kind, Name, Addr string
+	TLS              string
+	Active           int64
+}
+
+// Status is what the status command and page show.
+type Status struct {
+	Started       time.Time
+	ConfigVersion int
+	Endpoints     []EndpointStatus
+}
+
+// Status reports what is running now.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := Status{Started: e.started}
+	if c := e.cfg.Load(); c != nil {
+		st.ConfigVersion = c.Version
+	}
+	for addr, ep := range e.sockets {
+		tlsDesc := "off"
+		if t := ep.tls.Load(); t != nil {
+			tlsDesc = versionName(t.MinVersion) + "-" + versionName(t.MaxVersion)
+		}
+		st.Endpoints = append(st.Endpoints, EndpointStatus{Kind: ep.kind, Name: ep.name, Addr: addr, TLS: tlsDesc, Active: ep.sock.active.Load()})
+	}
+	sort.Slice(st.Endpoints, func(i, j int) bool { return st.Endpoints[i].Addr < st.Endpoints[j].Addr })
+	return st
+}
+
+func versionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "TLSv1.0"
+	case tls.VersionTLS11:
+		return "TLSv1.1"
+	case tls.VersionTLS12:
+		return "TLSv1.2"
+	case tls.VersionTLS13:
+		return "TLSv1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+

@@ -1,0 +1,135 @@
+package mailengine
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// socket is one bound TCP address. It outlives commits: its accept loop hands
+// each connection to whichever server is current, so a commit can replace the
+// server (new settings) without closing the socket or the sessions in flight.
+type socket struct {
+	addr    string
+	ln      net.Listener
+	current atomic.Pointer[handoff]
+	active  atomic.Int64
+	limit   atomic.Int64 // max concurrent connections, 0 = none
+	// admit decides whether a client may connect; nil admits all.
+	admit atomic.Pointer[func(net.Conn) bool]
+	done  chan struct{}
+}
+
+func bind(addr string) (*socket, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &socket{addr: addr, ln: ln, done: make(chan struct{})}, nil
+}
+
+// serve runs the accept loop until the socket is closed.
+func (s *socket) serve(refuse func(c net.Conn, reason string)) {
+	defer close(s.done)
+	var delay time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if lim := s.limit.Load(); lim > 0 && s.active.Load() >= lim {
+			go refuse(c, "busy")
+			continue
+		}
+		if admit := s.admit.Load(); admit != nil && !(*admit)(c) {
+			go refuse(c, "denied")
+			continue
+		}
+		s.active.Add(1)
+		tc := &trackedConn{Conn: c, active: &s.active}
+		for {
+			h := s.current.Load()
+			if h != nil && h.deliver(tc) {
+				break
+			}
+			// A commit swaps in the new handoff before closing the old one, so
+			// retry only when someone took over.
+			if h == nil || s.current.Load() == h {
+				_ = tc.Close()
+				break
+			}
+		}
+	}
+}
+
+// close stops accepting; sessions already handed over go on.
+func (s *socket) close() {
+	_ = s.ln.Close()
+	<-s.done
+}
+
+// trackedConn counts itself out of its socket's active connections once.
+type trackedConn struct {
+	net.Conn
+	active *atomic.Int64
+	once   sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { c.active.Add(-1) })
+	return c.Conn.Close()
+}
+
+// handoff is the net.Listener a server sees: it yields the connections the
+// socket delivers while it is current, and reports closed afterwards.
+type handoff struct {
+	addr net.Addr
+	ch   chan net.Conn
+	once sync.Once
+	gone chan struct{}
+}
+
+func newHandoff(addr net.Addr) *handoff {
+	return &handoff{addr: addr, ch: make(chan net.Conn), gone: make(chan struct{})}
+}
+
+func (h *handoff) deliver(c net.Conn) bool {
+	select {
+	case <-h.gone:
+		return false
+	default:
+	}
+	select {
+	case h.ch <- c:
+		return true
+	case <-h.gone:
+		return false
+	}
+}
+
+// Accept implements net.Listener.
+func (h *handoff) Accept() (net.Conn, error) {
+	select {
+	case c := <-h.ch:
+		return c, nil
+	case <-h.gone:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close implements net.Listener; the socket itself stays open.
+func (h *handoff) Close() error {
+	h.once.Do(func() { close(h.gone) })
+	return nil
+}
+
+// Addr implements net.Listener.
+func (h *handoff) Addr() net.Addr { return h.addr }

@@ -1,0 +1,130 @@
+package shell
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/chzyer/readline"
+)
+
+// ErrInterrupt is returned by a LineReader when the user pressed Ctrl-C.
+var ErrInterrupt = errors.New("interrupted")
+
+// LineReader reads one line of input after showing a prompt. It returns
+// io.EOF at the end of input and ErrInterrupt on Ctrl-C.
+type LineReader interface {
+	ReadLine(prompt string) (string, error)
+	Close() error
+}
+
+// scriptReader reads piped input: no prompt, no echo, no editing. The
+// session echoes nothing either, so output is deterministic.
+type scriptReader struct {
+	sc *bufio.Scanner
+}
+
+// NewScriptReader reads lines from r for script mode.
+func NewScriptReader(r io.Reader) LineReader {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	return &scriptReader{sc: sc}
+}
+
+func (s *scriptReader) ReadLine(string) (string, error) {
+	if !s.sc.Scan() {
+		if err := s.sc.Err(); err != nil {
+			return "", err
+		}
+		return "", io.EOF
+	}
+	return strings.TrimRight(s.sc.Text(), "\r"), nil
+}
+
+func (s *scriptReader) Close() error { return nil }
+
+// Terminal describes the terminal a readline session runs on.
+type Terminal struct {
+	In  io.ReadCloser
+	Out io.Writer
+	// Remote is true when the terminal is at the far end of a socket or SSH
+	// channel: raw mode is the client's business and width comes from Width.
+	Remote bool
+	Width  func() int
+}
+
+// completer offers the words valid at the current prompt.
+type completer struct {
+	mu    sync.Mutex
+	words []string
+}
+
+func (c *completer) set(words []string) {
+	c.mu.Lock()
+	c.words = words
+	c.mu.Unlock()
+}
+
+// Do implements readline.AutoCompleter: it completes the word under the cursor
+// when it is the first word of the line.
+func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	typed := string(line[:pos])
+	if strings.ContainsAny(typed, " \t") {
+		return nil, 0
+	}
+	var out [][]rune
+	for _, w := range c.words {
+		if strings.HasPrefix(strings.ToLower(w), strings.ToLower(typed)) {
+			out = append(out, []rune(w[len(typed):]+" "))
+		}
+	}
+	return out, len([]rune(typed))
+}
+
+// readlineReader is the interactive LineReader, chzyer/readline underneath.
+type readlineReader struct {
+	rl   *readline.Instance
+	comp *completer
+}
+
+func newReadline(t Terminal, comp *completer) (*readlineReader, error) {
+	cfg := &readline.Config{
+		Stdin:                  t.In,
+		Stdout:                 t.Out,
+		Stderr:                 t.Out,
+		AutoComplete:           comp,
+		HistoryLimit:           500,
+		DisableAutoSaveHistory: false,
+		InterruptPrompt:        "^C",
+		EOFPrompt:              "",
+	}
+	if t.Remote {
+		cfg.FuncIsTerminal = func() bool { return true }
+		cfg.FuncMakeRaw = func() error { return nil }
+		cfg.FuncExitRaw = func() error { return nil }
+		cfg.FuncGetWidth = t.Width
+	}
+	rl, err := readline.NewEx(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &readlineReader{rl: rl, comp: comp}, nil
+}
+
+func (r *readlineReader) ReadLine(prompt string) (string, error) {
+	r.rl.SetPrompt(prompt)
+	line, err := r.rl.Readline()
+	switch {
+	case errors.Is(err, readline.ErrInterrupt):
+		return "", ErrInterrupt
+	case err != nil:
+		return "", err
+	}
+	return line, nil
+}
+
+func (r *readlineReader) Close() error { return r.rl.Close() }
