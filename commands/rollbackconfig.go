@@ -75,4 +75,3 @@ func rollbackTo(s *shell.Session, app *App, v int, commitNow bool) error {
 	s.Printf("Changes committed: %s\n", stamp(c.Time))
 	return nil
 }
-

@@ -20,7 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"relaybox/config"
 )
 
@@ -341,4 +340,3 @@ func versionName(v uint16) string {
 	}
 	return fmt.Sprintf("0x%04x", v)
 }
-
