@@ -67,6 +67,7 @@ func Open(afs afero.Fs, dir string, first func() (*Config, error)) (*Store, erro
 			return nil, fmt.Errorf("%s is not valid:\n%w", s.path(ConfigFile), err)
 		}
 		s.current = c
+		s.dropUncommitted()
 		return s, nil
 	case errors.Is(err, fs.ErrNotExist):
 		c, err := first()
@@ -160,6 +161,7 @@ func (s *Store) persist(c *Config) error {
 		return err
 	}
 	if err := atomicfile.WriteFile(s.fs, s.path(ConfigFile), data, 0o600); err != nil {
+		_ = s.fs.Remove(s.historyPath(c.Version))
 		return err
 	}
 	s.trimHistory()
@@ -184,6 +186,16 @@ func (s *Store) historyVersions() []int {
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(out)))
 	return out
+}
+
+// dropUncommitted removes history entries newer than the live file: a crash
+// between writing the history entry and the live file leaves one behind.
+func (s *Store) dropUncommitted() {
+	for _, v := range s.historyVersions() {
+		if v > s.current.Version {
+			_ = s.fs.Remove(s.historyPath(v))
+		}
+	}
 }
 
 func (s *Store) trimHistory() {

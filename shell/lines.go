@@ -3,6 +3,7 @@ package shell
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -20,27 +21,37 @@ type LineReader interface {
 	Close() error
 }
 
-// scriptReader reads piped input: no prompt, no echo, no editing. The
-// session echoes nothing either, so output is deterministic.
+// scriptReader reads piped input: no line editing and no terminal tricks.
+// It writes each prompt followed by the answer it read, so the output of a
+// script is the same transcript an interactive session shows.
 type scriptReader struct {
-	sc *bufio.Scanner
+	sc   *bufio.Scanner
+	echo io.Writer
 }
 
-// NewScriptReader reads lines from r for script mode.
-func NewScriptReader(r io.Reader) LineReader {
+// NewScriptReader reads lines from r for script mode, echoing prompt and
+// answer to echo.
+func NewScriptReader(r io.Reader, echo io.Writer) LineReader {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	return &scriptReader{sc: sc}
+	return &scriptReader{sc: sc, echo: echo}
 }
 
-func (s *scriptReader) ReadLine(string) (string, error) {
+func (s *scriptReader) ReadLine(prompt string) (string, error) {
 	if !s.sc.Scan() {
 		if err := s.sc.Err(); err != nil {
 			return "", err
 		}
+		if prompt != "" {
+			fmt.Fprintln(s.echo, prompt)
+		}
 		return "", io.EOF
 	}
-	return strings.TrimRight(s.sc.Text(), "\r"), nil
+	line := strings.TrimRight(s.sc.Text(), "\r")
+	if prompt != "" {
+		fmt.Fprintf(s.echo, "%s%s\n", prompt, line)
+	}
+	return line, nil
 }
 
 func (s *scriptReader) Close() error { return nil }

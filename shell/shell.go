@@ -42,6 +42,8 @@ type Options struct {
 	Out, Err    io.Writer
 	// KeepGoing makes a script continue after an invalid line.
 	KeepGoing bool
+	// Reader, when set, replaces the reader chosen from Interactive.
+	Reader LineReader
 }
 
 // Session is one running shell: its input, output and pending configuration.
@@ -80,15 +82,18 @@ func Run(ctx context.Context, opts Options) int {
 	if s.errOut == nil {
 		s.errOut = s.out
 	}
-	if opts.Interactive {
+	switch {
+	case opts.Reader != nil:
+		s.in = opts.Reader
+	case opts.Interactive:
 		rl, err := newReadline(opts.Terminal, s.comp)
 		if err != nil {
 			fmt.Fprintf(s.errOut, "cannot start the line editor: %v\n", err)
 			return 1
 		}
 		s.in = rl
-	} else {
-		s.in = NewScriptReader(opts.In)
+	default:
+		s.in = NewScriptReader(opts.In, s.out)
 	}
 	defer s.in.Close()
 	s.loop()
