@@ -184,11 +184,26 @@ func andMask(have, add uint32) (uint32, bool) {
 	return have & add, have&add != 0
 }
 
-// andStrength narrows the strength class and the default flag separately.
+// andStrength narrows the strength class, then the default flag, with
+// OpenSSL's quirk: a class added to a pattern without one replaces the
+// whole field, dropping an earlier COMPLEMENTOFDEFAULT, so
+// "COMPLEMENTOFDEFAULT+FIPS" means FIPS.
 func andStrength(have, add uint32) (uint32, bool) {
-	strong, ok1 := andMask(have&strongMask, add&strongMask)
-	def, ok2 := andMask(have&defaultMask, add&defaultMask)
-	return strong | def, ok1 && ok2
+	if add&strongMask != 0 {
+		if have&strongMask == 0 {
+			have = add & strongMask
+		} else if have &= add&strongMask | ^strongMask; have&strongMask == 0 {
+			return have, false
+		}
+	}
+	if add&defaultMask != 0 {
+		if have&defaultMask == 0 {
+			have |= add & defaultMask
+		} else if have &= add&defaultMask | ^defaultMask; have&defaultMask == 0 {
+			return have, false
+		}
+	}
+	return have, true
 }
 
 func andVersion(have, add uint16) (uint16, bool) {

@@ -252,7 +252,7 @@ func warnService(s *shell.Session, svc sslService, v config.Service) {
 var errRenegotiation = fmt.Errorf("TLS renegotiation cannot be enabled: this appliance's TLS stack refuses renegotiation (which also shields it from renegotiation attacks); answer N")
 
 func printVerify(s *shell.Session, str string) error {
-	res, err := cipherstring.Parse(str)
+	res, err := config.Offered(str)
 	if err != nil {
 		return err
 	}

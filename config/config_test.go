@@ -105,6 +105,20 @@ func TestServiceWarningsForDefaultStrings(t *testing.T) {
 	assert.Empty(t, ServiceWarnings(Service{Methods: []Method{TLS10, TLS11, TLS12}, Ciphers: "HIGH:!aNULL"}))
 }
 
+func TestOfferedNeverIncludesRC4(t *testing.T) {
+	res, err := Offered(DefaultOutboundCiphers)
+	require.NoError(t, err)
+	for _, s := range res.Suites {
+		assert.NotEqual(t, "RC4", s.Enc, s.Name)
+	}
+	assert.NotEmpty(t, res.Suites)
+	joined := strings.Join(res.Warnings, "\n")
+	assert.Contains(t, joined, "ECDHE-RSA-RC4-SHA is never offered")
+	c := testDefaults()
+	c.SSL.Outbound = Service{Methods: []Method{TLS12}, Ciphers: "RC4"}
+	require.ErrorContains(t, Validate(c), "selects no cipher suite usable")
+}
+
 func TestMethodsToken(t *testing.T) {
 	assert.Equal(t, "tlsv1_1tlsv1_2", MethodsToken([]Method{TLS12, TLS11}))
 	assert.Equal(t, "tlsv1_0tlsv1_1tlsv1_2tlsv1_3", MethodsToken([]Method{TLS13, TLS10, TLS12, TLS11}))

@@ -75,7 +75,7 @@ func (v *validator) service(path string, s Service) {
 		}
 	}
 	v.check(!s.Renegotiation, path+".renegotiation", "TLS renegotiation cannot be enabled: the TLS stack refuses renegotiation; set it to false")
-	res, err := cipherstring.Parse(s.Ciphers)
+	res, err := Offered(s.Ciphers)
 	if err != nil {
 		v.check(false, path+".ciphers", "%v", err)
 		return
@@ -216,7 +216,7 @@ func (v *validator) users(c *Config) {
 // ServiceWarnings names the enabled TLS v1.0–v1.2 versions for which the
 // cipher string selects no usable suite: handshakes at those versions fail.
 func ServiceWarnings(s Service) []string {
-	res, err := cipherstring.Parse(s.Ciphers)
+	res, err := Offered(s.Ciphers)
 	if err != nil {
 		return nil
 	}
@@ -227,4 +227,24 @@ func ServiceWarnings(s Service) []string {
 		}
 	}
 	return out
+}
+
+// Offered evaluates a cipher string into the suites the appliance really
+// offers: what OpenSSL would select, less RC4, which RFC 7465 prohibits in TLS
+// and which the appliance never offers whatever the string says.
+func Offered(ciphers string) (cipherstring.Result, error) {
+	res, err := cipherstring.Parse(ciphers)
+	if err != nil {
+		return res, err
+	}
+	kept := res.Suites[:0:0]
+	for _, s := range res.Suites {
+		if s.Enc == "RC4" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s is never offered: RC4 is prohibited in TLS (RFC 7465)", s.Name))
+			continue
+		}
+		kept = append(kept, s)
+	}
+	res.Suites = kept
+	return res, nil
 }

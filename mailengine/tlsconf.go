@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 
-	"relaybox/cipherstring"
 	"relaybox/config"
 )
 
@@ -25,7 +24,7 @@ func serverTLS(svc config.Service, cert tls.Certificate, alpn []string) (*tls.Co
 		// Real MTAs and OpenSSL 3.0 do not offer ML-KEM; keep Go's default list.
 	}
 	if lo <= tls.VersionTLS12 {
-		res, err := cipherstring.Parse(svc.Ciphers)
+		res, err := config.Offered(svc.Ciphers)
 		if err != nil {
 			return nil, err
 		}
