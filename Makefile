@@ -7,8 +7,8 @@ COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the end-to-end tests drive: real clients, never mocks.
-TEST_DEBS := openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix
-TEST_BINS := openssl swaks smtp-source
+TEST_DEBS := openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix tmux
+TEST_BINS := openssl swaks smtp-source tmux
 FUZZTIME ?= 10s
 
 .PHONY: all build run test test-deps bench fuzz lint clean
