@@ -39,9 +39,10 @@ test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
 
-## bench: Go benchmarks (shell script mode, commit-to-effect latency)
-bench: build
+## bench: Go benchmarks, then config-change-to-effect against a throwaway Postfix in the same run
+bench: test-deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./...
+	scripts/bench-commit-to-effect.sh $(BIN) 20
 
 ## fuzz: each fuzz target briefly (FUZZTIME=10s)
 fuzz:
