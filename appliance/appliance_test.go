@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"relaybox/internal/testnet"
 	"strings"
 	"testing"
 	"time"
@@ -20,18 +21,10 @@ import (
 	"relaybox/shell"
 )
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func testOptions(t testing.TB, dir string, out *bytes.Buffer) Options {
 	first := config.DefaultPorts
 	first.Hostname = "box.example.test"
-	first.SMTPPort, first.SubmissionPort, first.HTTPSPort, first.SSHPort = freePort(t), freePort(t), freePort(t), freePort(t)
+	first.SMTPPort, first.SubmissionPort, first.HTTPSPort, first.SSHPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)
 	return Options{DataDir: dir, First: first, Version: "test", Out: out}
 }
 

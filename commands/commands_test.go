@@ -3,7 +3,7 @@ package commands_test
 import (
 	"bytes"
 	"context"
-	"net"
+	"relaybox/internal/testnet"
 	"strings"
 	"testing"
 	"time"
@@ -16,20 +16,12 @@ import (
 	"relaybox/shell"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startAppliance boots a real appliance (engine on free loopback ports).
 func startAppliance(t *testing.T) *appliance.Appliance {
 	t.Helper()
 	first := config.DefaultPorts
 	first.Hostname = "box.example.test"
-	first.SMTPPort, first.SubmissionPort, first.HTTPSPort, first.SSHPort = freePort(t), freePort(t), freePort(t), freePort(t)
+	first.SMTPPort, first.SubmissionPort, first.HTTPSPort, first.SSHPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)
 	first.Domains = []string{"example.test"}
 	a, err := appliance.Start(context.Background(), appliance.Options{
 		DataDir: t.TempDir(), First: first, AdminPassword: "test-password", Version: "test", Out: &bytes.Buffer{},

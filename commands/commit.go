@@ -117,7 +117,11 @@ func maskChoice(s *shell.Session, args []string, cmd string) (mask bool, rest []
 		case "unmasked":
 			return false, args[1:], nil
 		}
-		return false, nil, usage(cmd, cmd+" mask|unmasked"+map[bool]string{true: " [FILE]", false: ""}[cmd == "saveconfig"])
+		form := cmd + " mask|unmasked"
+		if cmd == "saveconfig" {
+			form += " [FILE]"
+		}
+		return false, nil, usage(cmd, form)
 	}
 	i, err := s.Choose("Choose the passphrase option:", []string{
 		"Mask passphrases (Files with masked passphrases cannot be loaded using loadconfig command)",

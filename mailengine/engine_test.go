@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"relaybox/internal/testnet"
 	"strings"
 	"testing"
 	"time"
@@ -20,14 +21,6 @@ import (
 	"relaybox/config"
 	"relaybox/mailengine"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 type fixture struct {
 	eng  *mailengine.Engine
@@ -45,7 +38,7 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	f := config.DefaultPorts
 	f.Hostname = "box.example.test"
-	f.SMTPPort, f.SubmissionPort, f.HTTPSPort, f.SSHPort = freePort(t), freePort(t), freePort(t), 0
+	f.SMTPPort, f.SubmissionPort, f.HTTPSPort, f.SSHPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), 0
 	f.Domains = []string{"example.test", ".sub.example.test"}
 	f.Demo = demo
 	f.AdminHash = string(hash)
@@ -257,7 +250,7 @@ func TestPortMoveBindsNewBeforeClosingOld(t *testing.T) {
 	old := f.smtpAddr()
 	held := dialSMTP(t, old)
 	held.reply()
-	newPort := freePort(t)
+	newPort := testnet.FreePort(t)
 	require.NoError(t, f.apply(t, func(c *config.Config) { c.Listeners[0].Port = newPort }))
 	s := dialSMTP(t, f.smtpAddr())
 	assert.True(t, strings.HasPrefix(s.reply(), "220"))

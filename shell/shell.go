@@ -72,9 +72,6 @@ func (s *Session) Printf(format string, args ...any) { fmt.Fprintf(s.out, format
 // Println writes a line of dialog output.
 func (s *Session) Println(args ...any) { fmt.Fprintln(s.out, args...) }
 
-// Out is the dialog output.
-func (s *Session) Out() io.Writer { return s.out }
-
 // Run runs a shell session until quit or end of input and returns the exit
 // status: 0, or 1 when a script line failed.
 func Run(ctx context.Context, opts Options) int {

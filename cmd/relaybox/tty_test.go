@@ -3,10 +3,10 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"relaybox/internal/testnet"
 	"strings"
 	"testing"
 	"time"
@@ -25,18 +25,10 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func portFlags(t *testing.T) []string {
 	return []string{"--hostname", "tty.example.test",
-		"--smtp-port", fmt.Sprint(freePort(t)), "--submission-port", fmt.Sprint(freePort(t)),
-		"--https-port", fmt.Sprint(freePort(t)), "--ssh-port", fmt.Sprint(freePort(t))}
+		"--smtp-port", fmt.Sprint(testnet.FreePort(t)), "--submission-port", fmt.Sprint(testnet.FreePort(t)),
+		"--https-port", fmt.Sprint(testnet.FreePort(t)), "--ssh-port", fmt.Sprint(testnet.FreePort(t))}
 }
 
 // startDaemon runs "relaybox serve" and waits until it says it is serving.
@@ -158,6 +150,10 @@ func TestInteractiveShellOverControlSocket(t *testing.T) {
 	m.waitFor("new.example.test> ")
 	m.keys("quit", "Enter")
 	m.waitFor("EXIT=0")
+	committed, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
+	require.NoError(t, err)
+	require.Contains(t, string(committed), "hostname: new.example.test")
+	require.Contains(t, string(committed), "comment: from tmux")
 }
 
 func TestConsoleModeFirstStart(t *testing.T) {
