@@ -13,6 +13,7 @@ func filled() *Config {
 	c := testDefaults()
 	c.Listeners[0].RelayFrom = []string{"192.0.2.0/24"}
 	c.Listeners[1].Domains = []string{"example.net"}
+	c.Trust.CustomCAs = []CA{{Name: "lab", PEM: "x"}}
 	return c
 }
 

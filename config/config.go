@@ -31,7 +31,22 @@ type Config struct {
 	Interfaces   []Interface   `yaml:"interfaces"`
 	Listeners    []Listener    `yaml:"listeners"`
 	Certificates []Certificate `yaml:"certificates"`
+	Trust        Trust         `yaml:"trust"`
 	Users        []User        `yaml:"users"`
+}
+
+// Trust is the trust store for verifying peers (certconfig CERTAUTHORITY):
+// the system roots and the custom authorities, each switchable.
+type Trust struct {
+	System    bool `yaml:"system"`
+	Custom    bool `yaml:"custom"`
+	CustomCAs []CA `yaml:"custom_cas"`
+}
+
+// CA is a custom certificate authority.
+type CA struct {
+	Name string `yaml:"name"`
+	PEM  string `yaml:"pem"`
 }
 
 // SSL is what sslconfig edits.
@@ -105,6 +120,9 @@ type Certificate struct {
 	PEM string `yaml:"pem"`
 	// Key names the key file (the SHA-256 of the public key, hex).
 	Key string `yaml:"key"`
+	// CSR is the PEM certificate signing request awaiting its signed
+	// certificate (status "Not signed"); empty once the signed one is pasted.
+	CSR string `yaml:"csr,omitempty"`
 }
 
 // User is an administrator account for SSH and the GUI.
@@ -213,6 +231,7 @@ func (c *Config) Clone() *Config {
 		n.Listeners[i].RelayFrom = slices.Clone(c.Listeners[i].RelayFrom)
 	}
 	n.Certificates = slices.Clone(c.Certificates)
+	n.Trust.CustomCAs = slices.Clone(c.Trust.CustomCAs)
 	n.Users = slices.Clone(c.Users)
 	return &n
 }

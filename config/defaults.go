@@ -67,6 +67,7 @@ func Defaults(fs FirstStart) *Config {
 		}},
 		Listeners:    []Listener{in, out},
 		Certificates: []Certificate{fs.Demo},
+		Trust:        Trust{System: true, Custom: true},
 		Users:        []User{{Name: DefaultAdminUser, PasswordHash: fs.AdminHash}},
 	}
 }

@@ -262,6 +262,7 @@ var sections = []section{
 	{"interfaces", func(c *Config) any { return &c.Interfaces }},
 	{"listeners", func(c *Config) any { return &c.Listeners }},
 	{"certificates", func(c *Config) any { return &c.Certificates }},
+	{"certconfig CERTAUTHORITY", func(c *Config) any { return &c.Trust }},
 	{"users", func(c *Config) any { return &c.Users }},
 }
 
