@@ -38,6 +38,8 @@ func All(app *App) []shell.Command {
 		loadconfig(app),
 		rollbackconfig(app),
 		sethostname(),
+		listenerconfig(),
+		interfaceconfig(),
 		status(app),
 		version(app),
 	}

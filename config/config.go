@@ -28,6 +28,7 @@ type Config struct {
 
 	Hostname     string        `yaml:"hostname"`
 	SSL          SSL           `yaml:"ssl"`
+	Inbound      Inbound       `yaml:"inbound"`
 	Interfaces   []Interface   `yaml:"interfaces"`
 	Listeners    []Listener    `yaml:"listeners"`
 	Certificates []Certificate `yaml:"certificates"`
@@ -70,6 +71,12 @@ type Service struct {
 	Renegotiation bool `yaml:"renegotiation,omitempty"`
 }
 
+// Inbound holds listenerconfig SETUP: limits across all listeners.
+type Inbound struct {
+	// MaxConnections caps concurrent inbound SMTP connections over all listeners (0: no global cap).
+	MaxConnections int `yaml:"max_connections"`
+}
+
 // Interface is an IP interface with its services.
 type Interface struct {
 	Name        string `yaml:"name"`
@@ -87,12 +94,39 @@ const (
 	ListenerPrivate = "private"
 )
 
-// TLS levels of a listener's default mail flow policy.
+// TLS levels of a listener's default mail flow policy, in the order of the
+// HOSTACCESS menu (1. No 2. Preferred 3. Required 4. Preferred - Verify
+// 5. Required - Verify). Verify levels ask for a client certificate and check
+// it against the trust store.
 const (
-	TLSOff       = "off"
-	TLSPreferred = "preferred"
-	TLSRequired  = "required"
+	TLSOff             = "off"
+	TLSPreferred       = "preferred"
+	TLSRequired        = "required"
+	TLSPreferredVerify = "preferred-verify"
+	TLSRequiredVerify  = "required-verify"
 )
+
+// TLSLevels lists the levels in menu order with their menu labels.
+var TLSLevels = []struct{ Value, Label string }{
+	{TLSOff, "No"},
+	{TLSPreferred, "Preferred"},
+	{TLSRequired, "Required"},
+	{TLSPreferredVerify, "Preferred - Verify"},
+	{TLSRequiredVerify, "Required - Verify"},
+}
+
+// TLSRequiredLevel reports whether a level refuses mail before STARTTLS.
+func TLSRequiredLevel(level string) bool { return level == TLSRequired || level == TLSRequiredVerify }
+
+// TLSLevelLabel is the menu label of a level ("Preferred - Verify").
+func TLSLevelLabel(level string) string {
+	for _, l := range TLSLevels {
+		if l.Value == level {
+			return l.Label
+		}
+	}
+	return level
+}
 
 // Listener is an SMTP listener.
 type Listener struct {

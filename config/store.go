@@ -261,6 +261,7 @@ var sections = []section{
 	{"sslconfig PEER_CERT_X509", func(c *Config) any { return &c.SSL.PeerCertX509 }},
 	{"interfaces", func(c *Config) any { return &c.Interfaces }},
 	{"listeners", func(c *Config) any { return &c.Listeners }},
+	{"listenerconfig SETUP", func(c *Config) any { return &c.Inbound }},
 	{"certificates", func(c *Config) any { return &c.Certificates }},
 	{"certconfig CERTAUTHORITY", func(c *Config) any { return &c.Trust }},
 	{"users", func(c *Config) any { return &c.Users }},

@@ -40,6 +40,7 @@ func Validate(c *Config) error {
 	v.certificates(c)
 	v.interfaces(c)
 	v.listeners(c)
+	v.check(c.Inbound.MaxConnections >= 0, "inbound.max_connections", "must be 0 (no global cap) or positive")
 	v.users(c)
 	return errors.Join(v.problems...)
 }
@@ -187,7 +188,7 @@ func (v *validator) listeners(c *Config) {
 		v.check(l.Type == ListenerPublic || l.Type == ListenerPrivate, path+".type", "%q is not a listener type: use public or private", l.Type)
 		v.check(c.Interface(l.Interface) != nil, path+".interface", "interface %q does not exist", l.Interface)
 		v.port(path+".port", l.Port, false)
-		v.check(l.TLS == TLSOff || l.TLS == TLSPreferred || l.TLS == TLSRequired, path+".tls", "%q is not a TLS level: use off, preferred or required", l.TLS)
+		v.check(validLevel(l.TLS), path+".tls", "%q is not a TLS level: use off, preferred, required, preferred-verify or required-verify", l.TLS)
 		if l.TLS != TLSOff {
 			v.check(c.Certificate(l.Certificate) != nil, path+".certificate", "certificate %q does not exist: choose one listed by certconfig", l.Certificate)
 		}
@@ -203,6 +204,15 @@ func (v *validator) listeners(c *Config) {
 		v.check(l.MaxConnections > 0, path+".max_connections", "must be positive")
 		v.check(l.IdleTimeout > 0, path+".idle_timeout", "must be positive, e.g. 5m")
 	}
+}
+
+func validLevel(level string) bool {
+	for _, l := range TLSLevels {
+		if l.Value == level {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *validator) users(c *Config) {

@@ -8,6 +8,7 @@ package mailengine
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,9 @@ type Options struct {
 	ErrorLog io.Writer
 	// Version is shown on the status page.
 	Version string
+	// TrustPool builds the pool that Verify levels check client certificates
+	// against (certconfig CERTAUTHORITY); nil verifies against no roots.
+	TrustPool func(config.Trust) (*x509.CertPool, error)
 }
 
 // Engine runs the listeners of the committed configuration.
@@ -46,6 +50,7 @@ type Engine struct {
 
 	mu      sync.Mutex // serialises Apply and Close
 	sockets map[string]*endpoint
+	inbound *limiter // concurrent SMTP connections over all listeners
 	cfg     atomic.Pointer[config.Config]
 	drains  sync.WaitGroup
 }
@@ -68,7 +73,7 @@ func New(opts Options) *Engine {
 	if opts.ErrorLog == nil {
 		opts.ErrorLog = io.Discard
 	}
-	return &Engine{opts: opts, started: time.Now(), sockets: map[string]*endpoint{}}
+	return &Engine{opts: opts, started: time.Now(), sockets: map[string]*endpoint{}, inbound: &limiter{}}
 }
 
 // plan is one desired endpoint.
@@ -90,6 +95,7 @@ func (e *Engine) Apply(ctx context.Context, c *config.Config) error {
 	if err != nil {
 		return err
 	}
+	e.inbound.limit.Store(int64(c.Inbound.MaxConnections))
 	// Bind every new address first; any failure undoes the new binds only.
 	fresh := map[string]*socket{}
 	for _, p := range plans {
@@ -146,6 +152,9 @@ func (e *Engine) plan(c *config.Config) ([]plan, error) {
 		p.settings = fmt.Sprintf("%s|%s|%d|%d|%v|%s|%v|%s", l.Type, l.TLS, l.MaxMessageBytes, l.MaxRecipients, l.IdleTimeout, ifc.Hostname, l.Domains, c.Hostname)
 		if l.TLS != config.TLSOff {
 			t, err := e.buildTLS(c, l.Certificate, c.SSL.Inbound, nil)
+			if err == nil {
+				err = e.clientAuth(t, c, l.TLS)
+			}
 			if err != nil {
 				problems = append(problems, fmt.Errorf("listener %s: %w", l.Name, err))
 				continue
@@ -182,12 +191,37 @@ func (e *Engine) buildTLS(c *config.Config, certName string, svc config.Service,
 	return serverTLS(svc, cert, alpn)
 }
 
+// clientAuth asks for client certificates at the Verify levels: checked if
+// given (Preferred - Verify) or required and checked (Required - Verify).
+func (e *Engine) clientAuth(t *tls.Config, c *config.Config, level string) error {
+	switch level {
+	case config.TLSPreferredVerify:
+		t.ClientAuth = tls.VerifyClientCertIfGiven
+	case config.TLSRequiredVerify:
+		t.ClientAuth = tls.RequireAndVerifyClientCert
+	default:
+		return nil
+	}
+	pool := x509.NewCertPool()
+	if e.opts.TrustPool != nil {
+		p, err := e.opts.TrustPool(c.Trust)
+		if err != nil {
+			return fmt.Errorf("building the trust store for client certificates: %w", err)
+		}
+		pool = p
+	}
+	t.ClientCAs = pool
+	return nil
+}
+
 func (e *Engine) configureSocket(ep *endpoint, p plan) {
 	if p.kind != "smtp" {
 		ep.sock.limit.Store(0)
 		ep.sock.admit.Store(nil)
+		ep.sock.global.Store(nil)
 		return
 	}
+	ep.sock.global.Store(e.inbound)
 	ep.sock.limit.Store(int64(p.listener.MaxConnections))
 	if p.listener.Type == config.ListenerPrivate {
 		admit := relayAdmitter(p.listener.RelayFrom)

@@ -30,6 +30,11 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, mailengine.Options{})
+}
+
+func newFixtureWith(t *testing.T, opts mailengine.Options) *fixture {
+	t.Helper()
 	keys, err := certstore.NewKeyStore(afero.NewMemMapFs(), "/data")
 	require.NoError(t, err)
 	demo, err := keys.Demo("box.example.test")
@@ -44,7 +49,8 @@ func newFixture(t *testing.T) *fixture {
 	f.AdminHash = string(hash)
 	c := config.Defaults(f)
 	require.NoError(t, config.Validate(c))
-	eng := mailengine.New(mailengine.Options{Keys: keys, Grace: 5 * time.Second, Version: "test"})
+	opts.Keys, opts.Grace, opts.Version = keys, 5*time.Second, "test"
+	eng := mailengine.New(opts)
 	require.NoError(t, eng.Apply(context.Background(), c))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

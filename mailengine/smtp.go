@@ -74,7 +74,7 @@ var (
 )
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	if s.b.listener.TLS == config.TLSRequired {
+	if config.TLSRequiredLevel(s.b.listener.TLS) {
 		if _, ok := s.conn.TLSConnectionState(); !ok {
 			return errStartTLS
 		}

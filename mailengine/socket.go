@@ -19,7 +19,20 @@ type socket struct {
 	limit   atomic.Int64 // max concurrent connections, 0 = none
 	// admit decides whether a client may connect; nil admits all.
 	admit atomic.Pointer[func(net.Conn) bool]
-	done  chan struct{}
+	// global, when set, is a limit shared with other sockets (all SMTP listeners).
+	global atomic.Pointer[limiter]
+	done   chan struct{}
+}
+
+// limiter counts connections against a limit shared by several sockets.
+type limiter struct {
+	active atomic.Int64
+	limit  atomic.Int64 // 0: no limit
+}
+
+func (l *limiter) full() bool {
+	lim := l.limit.Load()
+	return lim > 0 && l.active.Load() >= lim
 }
 
 func bind(addr string) (*socket, error) {
@@ -45,7 +58,8 @@ func (s *socket) serve(refuse func(c net.Conn, reason string)) {
 			continue
 		}
 		delay = 0
-		if lim := s.limit.Load(); lim > 0 && s.active.Load() >= lim {
+		global := s.global.Load()
+		if lim := s.limit.Load(); lim > 0 && s.active.Load() >= lim || global != nil && global.full() {
 			go refuse(c, "busy")
 			continue
 		}
@@ -55,6 +69,10 @@ func (s *socket) serve(refuse func(c net.Conn, reason string)) {
 		}
 		s.active.Add(1)
 		tc := &trackedConn{Conn: c, active: &s.active}
+		if global != nil {
+			global.active.Add(1)
+			tc.global = &global.active
+		}
 		for {
 			h := s.current.Load()
 			if h != nil && h.deliver(tc) {
@@ -80,11 +98,17 @@ func (s *socket) close() {
 type trackedConn struct {
 	net.Conn
 	active *atomic.Int64
+	global *atomic.Int64
 	once   sync.Once
 }
 
 func (c *trackedConn) Close() error {
-	c.once.Do(func() { c.active.Add(-1) })
+	c.once.Do(func() {
+		c.active.Add(-1)
+		if c.global != nil {
+			c.global.Add(-1)
+		}
+	})
 	return c.Conn.Close()
 }
 
