@@ -102,11 +102,10 @@ func editInterface(s *shell.Session, c *config.Config, ifc *config.Interface, is
 	if err != nil {
 		return err
 	}
-	ifc.SSHPort = 0
-	if ssh {
-		if ifc.SSHPort, err = askPort(s, "Which port do you want to use for SSH?", orDefault(ifc.SSHPort, 22)); err != nil {
-			return err
-		}
+	if !ssh {
+		ifc.SSHPort = 0
+	} else if ifc.SSHPort, err = askPort(s, "Which port do you want to use for SSH?", orDefault(ifc.SSHPort, 22)); err != nil {
+		return err
 	}
 	https, err := s.YesNo("Do you want to enable HTTPS on this interface?", ifc.HTTPSPort != 0 || isNew)
 	if err != nil {

@@ -225,7 +225,7 @@ func newListener(s *shell.Session) error {
 		return err
 	}
 	if change {
-		if err := hostAccessDefault(s, c, &l); err != nil {
+		if err := hostAccessDefault(s, c, &l, true); err != nil {
 			return err
 		}
 	}
@@ -268,8 +268,10 @@ func askAccess(s *shell.Session, l *config.Listener) error {
 	return nil
 }
 
-// hostAccessDefault asks the default mail flow policy, as HOSTACCESS DEFAULT does.
-func hostAccessDefault(s *shell.Session, c *config.Config, l *config.Listener) error {
+// hostAccessDefault asks the default mail flow policy, as HOSTACCESS DEFAULT
+// does. Turning TLS on with the Demo certificate asks for confirmation unless
+// the certificate was just confirmed in the same dialog.
+func hostAccessDefault(s *shell.Session, c *config.Config, l *config.Listener, certConfirmed bool) error {
 	size, err := askInt(s, "Enter the maximum message size in bytes.", int(l.MaxMessageBytes), 1024, 1<<30)
 	if err != nil {
 		return err
@@ -296,13 +298,13 @@ func hostAccessDefault(s *shell.Session, c *config.Config, l *config.Listener) e
 	}
 	level := config.TLSLevels[lvl].Value
 	if level != config.TLSOff {
-		if l.Certificate == "" {
-			if l.Certificate, err = chooseCertificate(s, c, ""); err != nil {
+		keep := l.Certificate != ""
+		if keep && !certConfirmed {
+			if keep, err = confirmDemo(s, l.Certificate); err != nil {
 				return err
 			}
-		} else if ok, err := confirmDemo(s, l.Certificate); err != nil {
-			return err
-		} else if !ok {
+		}
+		if !keep {
 			if l.Certificate, err = chooseCertificate(s, c, ""); err != nil {
 				return err
 			}
@@ -406,7 +408,7 @@ func hostAccess(s *shell.Session, c *config.Config, l *config.Listener) error {
 			printPolicy(s, *l)
 			continue
 		}
-		if err := hostAccessDefault(s, c, l); err != nil {
+		if err := hostAccessDefault(s, c, l, false); err != nil {
 			return err
 		}
 	}
