@@ -54,7 +54,24 @@ func (s *scriptReader) ReadLine(prompt string) (string, error) {
 	return line, nil
 }
 
+// ReadSecret reads a line like ReadLine but never echoes the answer.
+func (s *scriptReader) ReadSecret(prompt string) (string, error) {
+	if !s.sc.Scan() {
+		if err := s.sc.Err(); err != nil {
+			return "", err
+		}
+		return "", io.EOF
+	}
+	fmt.Fprintln(s.echo, prompt)
+	return strings.TrimRight(s.sc.Text(), "\r"), nil
+}
+
 func (s *scriptReader) Close() error { return nil }
+
+// secretReader is implemented by LineReaders that can read without echo.
+type secretReader interface {
+	ReadSecret(prompt string) (string, error)
+}
 
 // Terminal describes the terminal a readline session runs on.
 type Terminal struct {
@@ -136,6 +153,15 @@ func (r *readlineReader) ReadLine(prompt string) (string, error) {
 		return "", err
 	}
 	return line, nil
+}
+
+// ReadSecret reads a passphrase with echo off.
+func (r *readlineReader) ReadSecret(prompt string) (string, error) {
+	b, err := r.rl.ReadPassword(prompt)
+	if errors.Is(err, readline.ErrInterrupt) {
+		return "", ErrInterrupt
+	}
+	return string(b), err
 }
 
 func (r *readlineReader) Close() error { return r.rl.Close() }

@@ -170,3 +170,31 @@ func (s *Session) Block(question string) (string, error) {
 
 // Print writes dialog output as is.
 func (s *Session) Print(text string) { io.WriteString(s.out, text) }
+
+// Secret asks for a passphrase: never echoed, never shown in a transcript.
+// A reader that cannot hide input (a test double) is refused rather than
+// letting the secret show.
+func (s *Session) Secret(question string, check func(string) error) (string, error) {
+	sr, ok := s.in.(secretReader)
+	if !ok {
+		return "", errors.New("this input cannot hide a passphrase")
+	}
+	for {
+		a, err := sr.ReadSecret(question + " ")
+		if err != nil {
+			return "", err
+		}
+		s.line++
+		if check == nil {
+			return a, nil
+		}
+		if err := check(a); err != nil {
+			if !s.opts.Interactive {
+				return "", &InputError{Err: err}
+			}
+			s.Println(err)
+			continue
+		}
+		return a, nil
+	}
+}

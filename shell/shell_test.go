@@ -241,3 +241,25 @@ func FuzzSplitWords(f *testing.F) {
 		}
 	})
 }
+
+func TestSecretIsNeverEchoed(t *testing.T) {
+	var out, errOut bytes.Buffer
+	p := testPending(t)
+	cmds := []Command{{Name: "ask", Run: func(s *Session, _ []string) error {
+		v, err := s.Secret("Enter passphrase:", func(a string) error {
+			if a == "" {
+				return errors.New("The passphrase must not be empty")
+			}
+			return nil
+		})
+		s.Printf("length %d\n", len(v))
+		return err
+	}}}
+	code := Run(context.Background(), Options{Commands: cmds, Pending: p, Hostname: func() string { return "box" },
+		In: strings.NewReader("ask\nhunter2-secret\nask\n\n"), Out: &out, Err: &errOut})
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out.String(), "Enter passphrase:")
+	assert.Contains(t, out.String(), "length 14")
+	assert.NotContains(t, out.String(), "hunter2")
+	assert.Contains(t, errOut.String(), "line 4: The passphrase must not be empty")
+}
