@@ -78,13 +78,13 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 		lock.Close()
 		return nil, err
 	}
-	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version})
+	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version, TrustPool: certstore.TrustPool})
 	if err := eng.Apply(ctx, store.Current()); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("starting configuration version %d: %w", store.Current().Version, err)
 	}
 	a := &Appliance{Store: store, Keys: keys, Engine: eng, dir: dir, lock: lock,
-		App: &commands.App{Store: store, Engine: eng, Version: opts.Version}}
+		App: &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys}}
 	return a, nil
 }
 

@@ -1,7 +1,17 @@
-// Package certstore makes and loads the appliance's certificates: self-signed
-// certificates such as the first-start Demo certificate, and private keys kept
-// in owner-only files outside the configuration document, named by the SHA-256
-// of their public key so every committed version can still find its key.
+// Package certstore makes, imports, checks and exports the appliance's
+// certificates (certconfig). Private keys are kept in owner-only files outside
+// the configuration document, named by the SHA-256 of their public key so
+// every committed version can still find its key; the configuration holds
+// only the certificate chain, leaf first, then intermediates in issuing order.
+//
+// Certificates come from SelfSigned (the first-start Demo), NewRequest (a key,
+// a self-signed certificate usable at once and a CSR; AttachSigned completes
+// it with the authority's certificate), FromPEM (a pasted certificate, key and
+// intermediates) and ImportPKCS12; ExportPKCS12 writes them out again.
+// ParseCertificates and ParsePrivateKey read pasted PEM with errors in
+// certconfig's wording. Inspect and Warnings describe a certificate for the
+// certificate table, and TrustPool and ParseCA build the trust store that
+// peers are verified against. Every refusal leaves the key directory as it was.
 package certstore
 
 import (
@@ -149,8 +159,8 @@ type Request struct {
 	DNSNames     []string
 }
 
-// SelfSigned makes a key and a self-signed SHA-256 certificate, stores the key
-// and returns the certificate as configured.
+// SelfSigned makes a key and a self-signed certificate (SHA-256; SHA-384 for
+// ECDSA P-384), stores the key and returns the certificate as configured.
 func (k *KeyStore) SelfSigned(r Request) (config.Certificate, error) {
 	key, err := newKey(r.KeyType, r.KeyBits)
 	if err != nil {
@@ -159,29 +169,9 @@ func (k *KeyStore) SelfSigned(r Request) (config.Certificate, error) {
 	if r.Days < 1 {
 		return config.Certificate{}, fmt.Errorf("validity of %d days is too short: use at least 1", r.Days)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	tmpl, err := certTemplate(r)
 	if err != nil {
 		return config.Certificate{}, err
-	}
-	now := time.Now().Add(-5 * time.Minute)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject: pkix.Name{
-			CommonName: r.CommonName, Organization: nonEmpty(r.Organization), OrganizationalUnit: nonEmpty(r.Unit),
-			Locality: nonEmpty(r.Locality), Province: nonEmpty(r.State), Country: nonEmpty(r.Country),
-		},
-		NotBefore:             now,
-		NotAfter:              now.Add(time.Duration(r.Days) * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-	}
-	for _, n := range r.DNSNames {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
@@ -196,6 +186,46 @@ func (k *KeyStore) SelfSigned(r Request) (config.Certificate, error) {
 		PEM:  string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		Key:  ref,
 	}, nil
+}
+
+// certTemplate is the self-signed server and client certificate that r describes.
+func certTemplate(r Request) (*x509.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return nil, fmt.Errorf("making a serial number for certificate %q: %w", r.Name, err)
+	}
+	now := time.Now().Add(-5 * time.Minute)
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               r.subject(),
+		NotBefore:             now,
+		NotAfter:              now.Add(time.Duration(r.Days) * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+	}
+	tmpl.DNSNames, tmpl.IPAddresses = splitNames(r.DNSNames)
+	return tmpl, nil
+}
+
+// subject is the distinguished name of the request.
+func (r Request) subject() pkix.Name {
+	return pkix.Name{
+		CommonName: r.CommonName, Organization: nonEmpty(r.Organization), OrganizationalUnit: nonEmpty(r.Unit),
+		Locality: nonEmpty(r.Locality), Province: nonEmpty(r.State), Country: nonEmpty(r.Country),
+	}
+}
+
+// splitNames sorts subject alternative names into DNS names and IP addresses.
+func splitNames(names []string) (dns []string, ips []net.IP) {
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dns = append(dns, n)
+		}
+	}
+	return dns, ips
 }
 
 // Demo makes the first-start Demo certificate: RSA 2048, SHA-256, CN "Relaybox Demo".

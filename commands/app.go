@@ -24,6 +24,7 @@ type App struct {
 	Store   *config.Store
 	Engine  Engine
 	Version string // "relaybox 0.1.0 (commit abc, go1.26.8)"
+	Certs   Certs
 }
 
 // All returns every command, bound to app.
@@ -37,6 +38,7 @@ func All(app *App) []shell.Command {
 		saveconfig(app),
 		loadconfig(app),
 		rollbackconfig(app),
+		certconfig(app),
 		sethostname(),
 		listenerconfig(),
 		interfaceconfig(),
