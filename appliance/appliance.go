@@ -24,6 +24,8 @@ import (
 	"relaybox/commands"
 	"relaybox/config"
 	"relaybox/mailengine"
+	"relaybox/mailengine/maillog"
+	"relaybox/mailengine/queue"
 	"relaybox/shell"
 )
 
@@ -49,6 +51,8 @@ type Appliance struct {
 	Store  *config.Store
 	Keys   *certstore.KeyStore
 	Engine *mailengine.Engine
+	Spool  *queue.Spool
+	Log    *maillog.Logger
 	App    *commands.App
 	dir    string
 	lock   *os.File
@@ -78,13 +82,26 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 		lock.Close()
 		return nil, err
 	}
-	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version, TrustPool: certstore.TrustPool})
+	spool, err := queue.Open(filepath.Join(dir, "queue"))
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("opening the mail queue: %w", err)
+	}
+	mlog, err := maillog.Open(filepath.Join(dir, "logs"), 10<<20, 10)
+	if err != nil {
+		spool.Close()
+		lock.Close()
+		return nil, fmt.Errorf("opening mail_logs: %w", err)
+	}
+	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version, TrustPool: certstore.TrustPool, Spool: spool, Log: mlog})
 	if err := eng.Apply(ctx, store.Current()); err != nil {
+		mlog.Close()
+		spool.Close()
 		lock.Close()
 		return nil, fmt.Errorf("starting configuration version %d: %w", store.Current().Version, err)
 	}
-	a := &Appliance{Store: store, Keys: keys, Engine: eng, dir: dir, lock: lock,
-		App: &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys}}
+	a := &Appliance{Store: store, Keys: keys, Engine: eng, Spool: spool, Log: mlog, dir: dir, lock: lock,
+		App: &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool}}
 	return a, nil
 }
 
@@ -183,6 +200,7 @@ func (a *Appliance) ServeControl(ctx context.Context, ln net.Listener) error {
 // Close stops the engine, giving sessions ctx's time to finish.
 func (a *Appliance) Close(ctx context.Context) error {
 	err := a.Engine.Close(ctx)
+	err = errors.Join(err, a.Spool.Close(), a.Log.Close())
 	_ = os.Remove(SocketPath(a.dir))
 	a.lock.Close()
 	return err

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"relaybox/internal/testnet"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"relaybox/config"
+	"relaybox/internal/testnet"
 	"relaybox/shell"
 )
 

@@ -25,6 +25,8 @@ type App struct {
 	Engine  Engine
 	Version string // "relaybox 0.1.0 (commit abc, go1.26.8)"
 	Certs   Certs
+	Log     MailLogs
+	Queue   interface{ Count() int }
 }
 
 // All returns every command, bound to app.
@@ -43,6 +45,8 @@ func All(app *App) []shell.Command {
 		listenerconfig(),
 		interfaceconfig(),
 		status(app),
+		tail(app),
+		grep(app),
 		version(app),
 	}
 }

@@ -3,7 +3,6 @@ package commands_test
 import (
 	"bytes"
 	"context"
-	"relaybox/internal/testnet"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"relaybox/appliance"
 	"relaybox/config"
+	"relaybox/internal/testnet"
 	"relaybox/shell"
 )
 

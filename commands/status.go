@@ -26,6 +26,9 @@ Batch form:
 			s.Printf("Version:                 %s\n", app.Version)
 			s.Printf("Configuration version:   %d (committed %s by %s: %q)\n", c.Version, stamp(c.Time), c.User, c.Comment)
 			s.Printf("Uncommitted changes:     %s\n", map[bool]string{true: "yes (this session)", false: "none"}[s.Pending.Changed()])
+			if app.Queue != nil {
+				s.Printf("Messages in queue:       %d\n", app.Queue.Count())
+			}
 			s.Println()
 			s.Printf("%-6s %-14s %-22s %-17s %s\n", "Kind", "Name", "Address", "TLS", "Connections")
 			for _, e := range st.Endpoints {

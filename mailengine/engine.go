@@ -15,6 +15,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strconv"
 	"sync"
@@ -38,6 +39,10 @@ type Options struct {
 	ErrorLog io.Writer
 	// Version is shown on the status page.
 	Version string
+	// Spool receives accepted messages (required).
+	Spool Spool
+	// Log receives mail_logs lines; nil discards them.
+	Log MailLog
 	// TrustPool builds the pool that Verify levels check client certificates
 	// against (certconfig CERTAUTHORITY); nil verifies against no roots.
 	TrustPool func(config.Trust) (*x509.CertPool, error)
@@ -47,6 +52,10 @@ type Options struct {
 type Engine struct {
 	opts    Options
 	started time.Time
+
+	spool Spool
+	log   MailLog
+	icids atomic.Uint64
 
 	mu      sync.Mutex // serialises Apply and Close
 	sockets map[string]*endpoint
@@ -62,6 +71,7 @@ type endpoint struct {
 	name     string // listener or interface name
 	settings string // what forces a new server when it changes
 	tls      atomic.Pointer[tls.Config]
+	meta     atomic.Pointer[plan] // the settings now in force, for logging
 	stop     func(ctx context.Context) error
 }
 
@@ -73,7 +83,14 @@ func New(opts Options) *Engine {
 	if opts.ErrorLog == nil {
 		opts.ErrorLog = io.Discard
 	}
-	return &Engine{opts: opts, started: time.Now(), sockets: map[string]*endpoint{}, inbound: &limiter{}}
+	if opts.Spool == nil {
+		panic("mailengine: Options.Spool is required")
+	}
+	var lg MailLog = discardLog{}
+	if opts.Log != nil {
+		lg = opts.Log
+	}
+	return &Engine{opts: opts, started: time.Now(), sockets: map[string]*endpoint{}, inbound: &limiter{}, spool: opts.Spool, log: lg}
 }
 
 // plan is one desired endpoint.
@@ -120,8 +137,10 @@ func (e *Engine) Apply(ctx context.Context, c *config.Config) error {
 		if !ok {
 			ep = &endpoint{sock: fresh[p.addr]}
 			e.sockets[p.addr] = ep
-			go ep.sock.serve(e.refuse(ep))
+			go ep.sock.serve(e.hooks(ep))
 		}
+		pc := p
+		ep.meta.Store(&pc)
 		ep.tls.Store(p.tls)
 		e.configureSocket(ep, p)
 		if !ok || ep.kind != p.kind || ep.settings != p.settings {
@@ -238,7 +257,8 @@ func (e *Engine) startServer(ep *endpoint, p plan) {
 	base := dynamicTLS(func() *tls.Config { return ep.tls.Load() })
 	switch p.kind {
 	case "smtp":
-		srv := newSMTPServer(p, base, e.opts.ErrorLog)
+		base = e.loggedTLS(ep)
+		srv := e.newSMTPServer(p, base)
 		go func() { _ = srv.Serve(h) }()
 		stop = func(ctx context.Context) error {
 			err := srv.Shutdown(ctx)
@@ -287,24 +307,109 @@ func (e *Engine) drain(stop func(ctx context.Context) error) {
 	}()
 }
 
-func (e *Engine) refuse(ep *endpoint) func(c net.Conn, reason string) {
-	return func(c net.Conn, reason string) {
-		defer c.Close()
-		if ep.kind != "smtp" {
-			return
-		}
-		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		host := "relaybox"
-		if cfg := e.cfg.Load(); cfg != nil {
-			host = cfg.Hostname
-		}
-		switch reason {
-		case "busy":
-			_, _ = fmt.Fprintf(c, "421 4.7.0 %s Too many concurrent connections, try again later\r\n", host)
-		default:
-			_, _ = fmt.Fprintf(c, "554 5.7.1 %s Access denied: this listener relays only for its allowed hosts\r\n", host)
+// hooks are the socket callbacks of an endpoint: SMTP connections get an
+// ICID and their mail_logs lines; refused ones an SMTP answer.
+func (e *Engine) hooks(ep *endpoint) hooks {
+	return hooks{
+		refuse: func(c *trackedConn, reason string) {
+			defer c.Close()
+			p := ep.meta.Load()
+			if p == nil || p.kind != "smtp" {
+				return
+			}
+			c.icid = e.icids.Add(1)
+			e.logConnect(c, p)
+			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			switch reason {
+			case "busy":
+				e.log.Infof("ICID %d refused: too many concurrent connections", c.icid)
+				_, _ = fmt.Fprintf(c, "421 4.7.0 %s Too many concurrent connections, try again later\r\n", p.iface.Hostname)
+			default:
+				e.log.Infof("ICID %d REJECT SG None match ALL SBRS None", c.icid)
+				_, _ = fmt.Fprintf(c, "554 5.7.1 %s Access denied: this listener relays only for its allowed hosts\r\n", p.iface.Hostname)
+			}
+		},
+		accepted: func(c *trackedConn) {
+			p := ep.meta.Load()
+			if p == nil || p.kind != "smtp" {
+				return
+			}
+			c.icid = e.icids.Add(1)
+			e.logConnect(c, p)
+			if p.listener.Type == config.ListenerPrivate {
+				var prefixes []netip.Prefix
+				for _, n := range p.listener.RelayFrom {
+					if pr, err := netip.ParsePrefix(n); err == nil {
+						prefixes = append(prefixes, pr)
+					}
+				}
+				e.log.Infof("ICID %d RELAY SG RELAYLIST match %s SBRS None", c.icid, matchNetwork(prefixes, c.RemoteAddr()))
+			} else {
+				e.log.Infof("ICID %d ACCEPT SG None match ALL SBRS None", c.icid)
+			}
+			c.onClose = func(c *trackedConn) {
+				if c.tlsStarted.Load() && c.tlsDone.CompareAndSwap(false, true) {
+					e.log.Infof("ICID %d TLS failed: the handshake did not complete", c.icid)
+				}
+				e.log.Infof("ICID %d close", c.icid)
+			}
+		},
+	}
+}
+
+func (e *Engine) logConnect(c *trackedConn, p *plan) {
+	e.log.Infof("New SMTP ICID %d interface %s (%s) address %s reverse dns host unknown verified no",
+		c.icid, p.iface.Name, p.iface.Address, remoteIP(c))
+}
+
+// loggedTLS is an SMTP listener's base TLS configuration: each handshake
+// takes the current generation. A ClientHello that cannot succeed has its
+// reason logged in mail_logs, in OpenSSL's words as the appliance logs them;
+// crypto/tls then refuses it with the proper alert (protocol_version,
+// handshake_failure), as any TLS server would.
+func (e *Engine) loggedTLS(ep *endpoint) *tls.Config {
+	return &tls.Config{
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			cfg := ep.tls.Load()
+			tc := trackedOf(hello.Conn)
+			if tc != nil {
+				tc.tlsStarted.Store(true)
+			}
+			if cfg == nil {
+				return nil, fmt.Errorf("TLS is off on this listener")
+			}
+			fail := func(reason string) (*tls.Config, error) {
+				if tc != nil && tc.tlsDone.CompareAndSwap(false, true) {
+					e.log.Infof("ICID %d TLS failed: %s", tc.icid, reason)
+				}
+				return cfg, nil
+			}
+			best := uint16(0)
+			for _, v := range hello.SupportedVersions {
+				if v >= cfg.MinVersion && v <= cfg.MaxVersion && v > best {
+					best = v
+				}
+			}
+			if best == 0 {
+				return fail("(337678594, 'error:14209102:SSL routines:tls_early_post_process_client_hello:unsupported protocol')")
+			}
+			if best <= tls.VersionTLS12 && len(cfg.CipherSuites) > 0 && !sharesSuite(hello.CipherSuites, cfg.CipherSuites) {
+				return fail("(337678784, 'error:141A90C0:SSL routines:tls_post_process_client_hello:no shared cipher')")
+			}
+			return cfg, nil
+		},
+	}
+}
+
+func sharesSuite(offered, ours []uint16) bool {
+	for _, a := range offered {
+		for _, b := range ours {
+			if a == b {
+				return true
+			}
 		}
 	}
+	return false
 }
 
 // Close stops every listener; sessions get ctx's time to finish.

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"relaybox/internal/testnet"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +19,9 @@ import (
 
 	"relaybox/certstore"
 	"relaybox/config"
+	"relaybox/internal/testnet"
 	"relaybox/mailengine"
+	"relaybox/mailengine/queue"
 )
 
 type fixture struct {
@@ -50,6 +52,12 @@ func newFixtureWith(t *testing.T, opts mailengine.Options) *fixture {
 	c := config.Defaults(f)
 	require.NoError(t, config.Validate(c))
 	opts.Keys, opts.Grace, opts.Version = keys, 5*time.Second, "test"
+	if opts.Spool == nil {
+		spool, err := queue.Open(filepath.Join(t.TempDir(), "queue"))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = spool.Close() })
+		opts.Spool = spool
+	}
 	eng := mailengine.New(opts)
 	require.NoError(t, eng.Apply(context.Background(), c))
 	t.Cleanup(func() {

@@ -43,8 +43,16 @@ func bind(addr string) (*socket, error) {
 	return &socket{addr: addr, ln: ln, done: make(chan struct{})}, nil
 }
 
+// hooks are the engine's callbacks for connections on a socket.
+type hooks struct {
+	// refuse answers and closes a connection that may not proceed.
+	refuse func(c *trackedConn, reason string)
+	// accepted runs before a connection is handed to the server.
+	accepted func(c *trackedConn)
+}
+
 // serve runs the accept loop until the socket is closed.
-func (s *socket) serve(refuse func(c net.Conn, reason string)) {
+func (s *socket) serve(h hooks) {
 	defer close(s.done)
 	var delay time.Duration
 	for {
@@ -60,11 +68,11 @@ func (s *socket) serve(refuse func(c net.Conn, reason string)) {
 		delay = 0
 		global := s.global.Load()
 		if lim := s.limit.Load(); lim > 0 && s.active.Load() >= lim || global != nil && global.full() {
-			go refuse(c, "busy")
+			go h.refuse(&trackedConn{Conn: c}, "busy")
 			continue
 		}
 		if admit := s.admit.Load(); admit != nil && !(*admit)(c) {
-			go refuse(c, "denied")
+			go h.refuse(&trackedConn{Conn: c}, "denied")
 			continue
 		}
 		s.active.Add(1)
@@ -73,6 +81,7 @@ func (s *socket) serve(refuse func(c net.Conn, reason string)) {
 			global.active.Add(1)
 			tc.global = &global.active
 		}
+		h.accepted(tc)
 		for {
 			h := s.current.Load()
 			if h != nil && h.deliver(tc) {
@@ -94,22 +103,48 @@ func (s *socket) close() {
 	<-s.done
 }
 
-// trackedConn counts itself out of its socket's active connections once.
+// trackedConn is an accepted connection: it counts itself out of its
+// socket's active connections once, and carries what mail_logs needs.
 type trackedConn struct {
 	net.Conn
 	active *atomic.Int64
 	global *atomic.Int64
 	once   sync.Once
+
+	icid       uint64
+	onClose    func(*trackedConn)
+	tlsStarted atomic.Bool // a ClientHello arrived
+	tlsDone    atomic.Bool // success or failure was logged
+	required   atomic.Bool // "TLS was required" was logged
 }
 
 func (c *trackedConn) Close() error {
 	c.once.Do(func() {
-		c.active.Add(-1)
+		if c.active != nil {
+			c.active.Add(-1)
+		}
 		if c.global != nil {
 			c.global.Add(-1)
 		}
+		if c.onClose != nil {
+			c.onClose(c)
+		}
 	})
 	return c.Conn.Close()
+}
+
+// trackedOf finds the trackedConn under a (possibly TLS) connection.
+func trackedOf(c net.Conn) *trackedConn {
+	for {
+		switch v := c.(type) {
+		case *trackedConn:
+			return v
+		case interface{ NetConn() net.Conn }:
+			c = v.NetConn()
+		default:
+			return nil
+		}
+	}
 }
 
 // handoff is the net.Listener a server sees: it yields the connections the

@@ -198,3 +198,13 @@ func (s *Session) Secret(question string, check func(string) error) (string, err
 		return a, nil
 	}
 }
+
+// WaitKey waits for a line (Enter) or Ctrl-C, for commands that run until the
+// user stops them.
+func (s *Session) WaitKey() (string, error) {
+	line, err := s.in.ReadLine("")
+	if err == nil {
+		s.line++
+	}
+	return line, err
+}

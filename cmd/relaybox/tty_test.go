@@ -6,12 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"relaybox/internal/testnet"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"relaybox/internal/testnet"
 )
 
 // These tests drive the real binary on a real terminal (tmux), as an
