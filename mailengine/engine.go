@@ -43,6 +43,8 @@ type Options struct {
 	Spool Spool
 	// Log receives mail_logs lines; nil discards them.
 	Log MailLog
+	// Now is the clock for certificate expiry checks (default time.Now).
+	Now func() time.Time
 	// TrustPool builds the pool that Verify levels check client certificates
 	// against (certconfig CERTAUTHORITY); nil verifies against no roots.
 	TrustPool func(config.Trust) (*x509.CertPool, error)
@@ -57,11 +59,13 @@ type Engine struct {
 	log   MailLog
 	icids atomic.Uint64
 
-	mu      sync.Mutex // serialises Apply and Close
-	sockets map[string]*endpoint
-	inbound *limiter // concurrent SMTP connections over all listeners
-	cfg     atomic.Pointer[config.Config]
-	drains  sync.WaitGroup
+	mu           sync.Mutex // serialises Apply and Close
+	sockets      map[string]*endpoint
+	expiryLogged map[string]int // certificate hash → lowest threshold reported
+	stopWatch    chan struct{}
+	inbound      *limiter // concurrent SMTP connections over all listeners
+	cfg          atomic.Pointer[config.Config]
+	drains       sync.WaitGroup
 }
 
 // endpoint is a socket plus the server currently answering on it.
@@ -90,7 +94,17 @@ func New(opts Options) *Engine {
 	if opts.Log != nil {
 		lg = opts.Log
 	}
-	return &Engine{opts: opts, started: time.Now(), sockets: map[string]*endpoint{}, inbound: &limiter{}, spool: opts.Spool, log: lg}
+	e := &Engine{opts: opts, started: time.Now(), sockets: map[string]*endpoint{}, inbound: &limiter{}, spool: opts.Spool, log: lg,
+		expiryLogged: map[string]int{}, stopWatch: make(chan struct{})}
+	go e.watchExpiry(time.Hour, e.stopWatch)
+	return e
+}
+
+func (e *Engine) now() time.Time {
+	if e.opts.Now != nil {
+		return e.opts.Now()
+	}
+	return time.Now()
 }
 
 // plan is one desired endpoint.
@@ -155,6 +169,7 @@ func (e *Engine) Apply(ctx context.Context, c *config.Config) error {
 		ep.sock.close()
 		e.drain(ep.stop)
 	}
+	e.checkExpiryLocked(e.now())
 	return nil
 }
 
@@ -416,6 +431,11 @@ func sharesSuite(offered, ours []uint16) bool {
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	select {
+	case <-e.stopWatch:
+	default:
+		close(e.stopWatch)
+	}
 	for addr, ep := range e.sockets {
 		delete(e.sockets, addr)
 		ep.sock.close()

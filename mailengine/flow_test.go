@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,4 +150,35 @@ func TestLimitsAreEnforcedAndLogged(t *testing.T) {
 	assert.True(t, strings.HasPrefix(line, "500 5.5.2"), "a line over the SMTP limit is refused for good: %q", line)
 	require.Equal(t, 0, f.spool.Count(), "nothing stored for a refused message")
 	f.logLines(t, `To: <3@example\.test> Rejected: more than 2 recipients$`, `rejected: message larger than 2000 bytes$`)
+}
+
+func TestExpiringCertificateInUseIsLoggedOncePerThreshold(t *testing.T) {
+	dir := t.TempDir()
+	spool, err := queue.Open(filepath.Join(dir, "queue"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = spool.Close() })
+	lg, err := maillog.Open(filepath.Join(dir, "logs"), 1<<20, 3)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lg.Close() })
+	clock := time.Now()
+	var now atomic.Pointer[time.Time]
+	now.Store(&clock)
+	f := newFixtureWith(t, mailengine.Options{Spool: spool, Log: lg, Now: func() time.Time { return *now.Load() }})
+	// The Demo certificate lasts 3650 days: move the clock to 20 days before its end.
+	cert, err := f.keys.TLSCertificate(f.cfg.Certificates[0])
+	require.NoError(t, err)
+	later := cert.Leaf.NotAfter.Add(-20 * 24 * time.Hour)
+	now.Store(&later)
+	require.NoError(t, f.apply(t, func(c *config.Config) { c.Hostname = "a.example.test" }))
+	require.NoError(t, f.apply(t, func(c *config.Config) { c.Hostname = "b.example.test" }))
+	lines, err := lg.Tail(100)
+	require.NoError(t, err)
+	joined := strings.Join(lines, "\n")
+	assert.Equal(t, 1, strings.Count(joined, "Warning: The certificate \"Demo\""), "reported once per threshold:\n%s", joined)
+	assert.Contains(t, joined, "used by interface Management (HTTPS), listener IncomingMail, listener OutgoingMail expires in 20 days")
+	lastDay := cert.Leaf.NotAfter.Add(-12 * time.Hour)
+	now.Store(&lastDay)
+	require.NoError(t, f.apply(t, func(c *config.Config) { c.Hostname = "c.example.test" }))
+	lines, _ = lg.Tail(100)
+	assert.Contains(t, strings.Join(lines, "\n"), "expires in 0 days", "the 1-day threshold is reported too")
 }
