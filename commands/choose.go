@@ -69,9 +69,5 @@ func askInt(s *shell.Session, question string, def, lo, hi int) (int, error) {
 
 // splitList splits a comma or space separated answer into its items.
 func splitList(a string) []string {
-	var out []string
-	for _, f := range strings.FieldsFunc(a, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-		out = append(out, f)
-	}
-	return out
+	return strings.FieldsFunc(a, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
