@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,6 +137,27 @@ func TestCSRRoundTripServesFullChain(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "int.pem"), []byte(certs[1]), 0o600))
 			v := openssl(t, dir, "verify", "-CAfile", filepath.Join(pki.dir, "root.pem"), "-untrusted", "int.pem", "leaf.pem")
 			assert.Contains(t, v, "leaf.pem: OK")
+
+			// Go's TLS client verifies the served chain against the lab root only.
+			root, err := os.ReadFile(filepath.Join(pki.dir, "root.pem"))
+			require.NoError(t, err)
+			pool := x509.NewCertPool()
+			require.True(t, pool.AppendCertsFromPEM(root))
+			cfg := &tls.Config{RootCAs: pool, ServerName: "mail.e2e.test", MinVersion: tls.VersionTLS12}
+			var st tls.ConnectionState
+			if svc.smtp {
+				c := dialSMTP(t, addr(svc.port))
+				st, err = c.startTLS(cfg)
+			} else {
+				var conn *tls.Conn
+				if conn, err = tls.Dial("tcp", addr(svc.port), cfg); err == nil {
+					st = conn.ConnectionState()
+					conn.Close()
+				}
+			}
+			require.NoError(t, err, "Go verifies the chain")
+			require.Len(t, st.VerifiedChains, 1)
+			assert.Len(t, st.VerifiedChains[0], 3, "leaf, intermediate, root")
 		})
 	}
 	res = a.cli(t, "certconfig list\n")
