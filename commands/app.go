@@ -26,7 +26,7 @@ type App struct {
 	Version string // "relaybox 0.1.0 (commit abc, go1.26.8)"
 	Certs   Certs
 	Log     MailLogs
-	Queue   interface{ Count() int }
+	Queue   Queue
 }
 
 // All returns every command, bound to app.
@@ -47,6 +47,7 @@ func All(app *App) []shell.Command {
 		status(app),
 		tail(app),
 		grep(app),
+		workqueue(app),
 		version(app),
 	}
 }

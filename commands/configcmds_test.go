@@ -147,3 +147,20 @@ func TestStatusAndVersion(t *testing.T) {
 	assert.Contains(t, r.out, "TLSv1.1-TLSv1.2")
 	assert.Contains(t, r.out, "https  Management")
 }
+
+func TestWorkqueueCountsMessages(t *testing.T) {
+	a := startAppliance(t)
+	r := script(a, "workqueue status\n")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "Messages in work queue:  0")
+	port := a.Store.Current().Listeners[0].Port
+	replies := smtpExchange(t, port, "EHLO c.test", "MAIL FROM:<a@c.test>", "RCPT TO:<b@example.test>", "DATA", "Subject: q\r\n\r\nhello\r\n.")
+	require.True(t, strings.HasPrefix(replies[5], "250"), "%v", replies)
+	r = script(a, "workqueue\nstatus\n")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "Messages in work queue:  1")
+	assert.Contains(t, r.out, "Oldest message:")
+	assert.Contains(t, r.out, "Messages in queue:       1")
+	r = script(a, "workqueue flush\n")
+	assert.Contains(t, r.err, "Invalid arguments")
+}
