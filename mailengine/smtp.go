@@ -44,7 +44,11 @@ func (e *Engine) newSMTPServer(p plan, base *tls.Config) *smtp.Server {
 	be := &backend{e: e, listener: p.listener, hostname: p.iface.Hostname}
 	srv := smtp.NewServer(be)
 	srv.Domain = p.iface.Hostname
-	srv.MaxMessageBytes = p.listener.MaxMessageBytes
+	// go-smtp's DATA reader fails once MaxMessageBytes bytes are read, before it
+	// sees the terminating dot, so a message of exactly the limit would be
+	// refused. Give it one byte of slack; Data enforces the exact limit when it
+	// spools (EHLO then advertises SIZE one byte higher).
+	srv.MaxMessageBytes = p.listener.MaxMessageBytes + 1
 	srv.MaxRecipients = 0 // enforced (and logged) by the session
 	srv.ReadTimeout = time.Duration(p.listener.IdleTimeout)
 	srv.WriteTimeout = time.Minute
