@@ -3,13 +3,10 @@ package commands
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/spf13/afero"
 
 	"relaybox/certstore"
 	"relaybox/config"
@@ -444,18 +441,6 @@ func editCertificate(s *shell.Session, app *App) error {
 	return nil
 }
 
-func readConfigData(app *App, name string) ([]byte, error) {
-	path, err := configFile(app, name)
-	if err != nil {
-		return nil, err
-	}
-	data, err := afero.ReadFile(app.Store.Fs(), path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("the file %q does not exist in %s: copy it there first", name, filepath.Dir(path))
-	}
-	return data, err
-}
-
 func importCertificate(s *shell.Session, app *App) error {
 	c := s.Pending.Config()
 	name, err := askCertName(s, c)
@@ -465,7 +450,7 @@ func importCertificate(s *shell.Session, app *App) error {
 	var data []byte
 	if _, err := s.Text("Enter the name of the PKCS#12 file in the configuration directory to import:", "", func(a string) error {
 		var err error
-		data, err = readConfigData(app, a)
+		data, err = readConfigFile(app, a)
 		return err
 	}); err != nil {
 		return err
@@ -650,7 +635,7 @@ func customAuthorities(s *shell.Session, app *App, t *config.Trust) error {
 				if err != nil {
 					return err
 				}
-				data, err := readConfigData(app, file)
+				data, err := readConfigFile(app, file)
 				if err != nil {
 					return err
 				}
@@ -786,7 +771,7 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		if cert == nil {
 			return fmt.Errorf("certificate %q does not exist: certconfig list shows them", args[1])
 		}
-		data, err := readConfigData(app, args[2])
+		data, err := readConfigFile(app, args[2])
 		if err != nil {
 			return err
 		}
@@ -803,7 +788,7 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		if err := need(4, "certconfig import NAME FILE PASSPHRASE"); err != nil {
 			return err
 		}
-		data, err := readConfigData(app, args[2])
+		data, err := readConfigFile(app, args[2])
 		if err != nil {
 			return err
 		}
@@ -868,7 +853,7 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 func caBatch(app *App, t *config.Trust, args []string) error {
 	switch {
 	case len(args) == 3 && strings.EqualFold(args[0], "import"):
-		data, err := readConfigData(app, args[2])
+		data, err := readConfigFile(app, args[2])
 		if err != nil {
 			return err
 		}

@@ -156,7 +156,7 @@ func readConfigFile(app *App, name string) ([]byte, error) {
 	}
 	data, err := afero.ReadFile(app.Store.Fs(), path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("Error: the file %q does not exist in %s", name, filepath.Dir(path))
+		return nil, fmt.Errorf("Error: the file %q does not exist in %s: copy it there first", name, filepath.Dir(path))
 	}
 	return data, err
 }

@@ -212,10 +212,16 @@ func opensslProbe(t *testing.T, address string, smtp bool, v tlsVersion) openssl
 		// Without it OpenSSL 3 refuses TLS 1.0/1.1 itself (security level 2).
 		args = append(args, "-cipher", "DEFAULT:@SECLEVEL=0")
 	}
+	return runOpenSSL(t, args, "")
+}
+
+// runOpenSSL runs openssl with input on stdin and parses its -brief summary.
+func runOpenSSL(t *testing.T, args []string, input string) opensslResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "openssl", args...)
-	cmd.Stdin = nil // /dev/null: connect, handshake, quit
+	cmd.Stdin = strings.NewReader(input)
 	out, err := cmd.CombinedOutput()
 	require.NoErrorf(t, ctx.Err(), "openssl %s timed out:\n%s", strings.Join(args, " "), out)
 	res := opensslResult{output: string(out)}

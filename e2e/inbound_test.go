@@ -175,28 +175,7 @@ func sizedMessage(to, token string, size int) string {
 func opensslSMTP(t *testing.T, address, input string, extra ...string) opensslResult {
 	t.Helper()
 	args := append([]string{"s_client", "-brief", "-connect", address, "-starttls", "smtp", "-name", "probe.test", "-ign_eof"}, extra...)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "openssl", args...)
-	cmd.Stdin = strings.NewReader(input)
-	out, err := cmd.CombinedOutput()
-	require.NoErrorf(t, ctx.Err(), "openssl %s timed out:\n%s", strings.Join(args, " "), out)
-	res := opensslResult{output: string(out)}
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		require.Truef(t, ok, "running openssl: %v", err)
-		res.exit = ee.ExitCode()
-	}
-	for _, line := range strings.Split(res.output, "\n") {
-		line = strings.TrimSpace(line)
-		if p, ok := strings.CutPrefix(line, "Protocol version:"); ok {
-			res.protocol = strings.TrimSpace(p)
-		}
-		if c, ok := strings.CutPrefix(line, "Ciphersuite:"); ok {
-			res.cipher = strings.TrimSpace(c)
-		}
-	}
-	return res
+	return runOpenSSL(t, args, input)
 }
 
 // insideSession is what opensslSMTP sends once TLS is up: an EHLO whose
