@@ -10,6 +10,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_DEBS := openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix tmux
 TEST_BINS := openssl swaks smtp-source tmux
 FUZZTIME ?= 10s
+# Inbound load: messages per timed run and rounds (the full comparison: 20000 5).
+BENCH_MESSAGES ?= 20000
+BENCH_ROUNDS ?= 3
 
 .PHONY: all build run test test-deps bench fuzz lint clean
 
@@ -43,6 +46,7 @@ test: test-deps
 bench: test-deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./...
 	scripts/bench-commit-to-effect.sh $(BIN) 20
+	scripts/bench-inbound.sh $(BIN) $(BENCH_MESSAGES) $(BENCH_ROUNDS)
 
 ## fuzz: each fuzz target briefly (FUZZTIME=10s)
 fuzz:
