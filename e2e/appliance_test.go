@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"relaybox/config"
+	"relaybox/internal/testnet"
 )
 
 // relayboxBin is the binary built once by TestMain.
@@ -71,18 +72,9 @@ func requireOpenSSL(t *testing.T) {
 // freePorts returns n distinct TCP ports that were free on 127.0.0.1 a moment ago.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = testnet.FreePort(t)
 	}
 	return ports
 }
