@@ -14,6 +14,9 @@ func filled() *Config {
 	c.Listeners[0].RelayFrom = []string{"192.0.2.0/24"}
 	c.Listeners[1].Domains = []string{"example.net"}
 	c.Trust.CustomCAs = []CA{{Name: "lab", PEM: "x"}}
+	c.Routes = []Route{{Domain: "a.test", Hosts: []string{"mx.a.test"}}}
+	c.Destinations.Domains = []DestPolicy{{Domain: "a.test"}}
+	c.Destinations.AlertRecipients = []string{"ops@a.test"}
 	return c
 }
 

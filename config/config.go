@@ -33,7 +33,131 @@ type Config struct {
 	Listeners    []Listener    `yaml:"listeners"`
 	Certificates []Certificate `yaml:"certificates"`
 	Trust        Trust         `yaml:"trust"`
+	Routes       []Route       `yaml:"routes"`
+	Destinations Destinations  `yaml:"destinations"`
+	Delivery     Delivery      `yaml:"delivery"`
 	Users        []User        `yaml:"users"`
+}
+
+// UseDNS is the smtproutes destination meaning "deliver by MX lookup".
+const UseDNS = "USEDNS"
+
+// Route is an smtproutes entry: mail for Domain (".example.com" for its
+// subdomains) goes to Hosts, tried in order ("host", "host:port" or USEDNS).
+type Route struct {
+	Domain string   `yaml:"domain"`
+	Hosts  []string `yaml:"hosts"`
+}
+
+// Outbound TLS levels of destination controls (destconfig), in menu order.
+const (
+	DestTLSDefault         = ""          // follow the DEFAULT entry
+	DestTLSNone            = "none"      // 1. No
+	DestTLSPreferred       = "preferred" // 2. Preferred
+	DestTLSRequired        = "required"  // 3. Required
+	DestTLSPreferredVerify = "preferred-verify"
+	DestTLSRequiredVerify  = "required-verify"
+)
+
+// DestTLSLevels lists the destconfig TLS levels with their menu labels.
+var DestTLSLevels = []struct{ Value, Label string }{
+	{DestTLSNone, "No"},
+	{DestTLSPreferred, "Preferred"},
+	{DestTLSRequired, "Required"},
+	{DestTLSPreferredVerify, "Preferred (Verify)"},
+	{DestTLSRequiredVerify, "Required (Verify)"},
+}
+
+// DestTLSLabel is the menu label of a level, "Default" for a domain that follows DEFAULT.
+func DestTLSLabel(level string) string {
+	for _, l := range DestTLSLevels {
+		if l.Value == level {
+			return l.Label
+		}
+	}
+	return "Default"
+}
+
+// Destinations is destconfig: the DEFAULT entry, per-domain entries and the global SETUP.
+type Destinations struct {
+	Default DestPolicy   `yaml:"default"`
+	Domains []DestPolicy `yaml:"domains"`
+	// Certificate is the client certificate offered on outbound TLS ("" = none).
+	Certificate string `yaml:"certificate"`
+	// AlertOnRequiredTLSFailure sends an alert when a required TLS delivery fails.
+	AlertOnRequiredTLSFailure bool `yaml:"alert_on_required_tls_failure"`
+	// AlertRecipients receive those alerts.
+	AlertRecipients []string `yaml:"alert_recipients"`
+}
+
+// DestPolicy is one destination controls entry. Zero values in a domain entry follow DEFAULT.
+type DestPolicy struct {
+	Domain                   string `yaml:"domain,omitempty"`
+	TLS                      string `yaml:"tls"`
+	MaxConnections           int    `yaml:"max_connections"`
+	MaxMessagesPerConnection int    `yaml:"max_messages_per_connection"`
+}
+
+// Delivery is deliveryconfig plus the queue's retry settings.
+type Delivery struct {
+	// Interface is the source of outbound connections: "Auto" or an interface name.
+	Interface string `yaml:"interface"`
+	// MaxConnections caps outbound connections over all destinations.
+	MaxConnections int `yaml:"max_connections"`
+	// RetryInitial and RetryMax bound the backoff between delivery attempts.
+	RetryInitial Duration `yaml:"retry_initial"`
+	RetryMax     Duration `yaml:"retry_max"`
+	// MaxQueueLifetime is how long a message may wait before it bounces.
+	MaxQueueLifetime Duration `yaml:"max_queue_lifetime"`
+}
+
+// DestinationFor returns the effective policy for a recipient domain: the
+// most specific entry (exact, then ".parent"), with unset fields from DEFAULT.
+func (d Destinations) DestinationFor(domain string) DestPolicy {
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	p := d.Default
+	best := -1
+	for i, e := range d.Domains {
+		ed := strings.ToLower(e.Domain)
+		if ed == domain || strings.HasPrefix(ed, ".") && strings.HasSuffix(domain, ed) {
+			if best < 0 || len(ed) > len(d.Domains[best].Domain) {
+				best = i
+			}
+		}
+	}
+	if best >= 0 {
+		e := d.Domains[best]
+		p.Domain = e.Domain
+		if e.TLS != DestTLSDefault {
+			p.TLS = e.TLS
+		}
+		if e.MaxConnections > 0 {
+			p.MaxConnections = e.MaxConnections
+		}
+		if e.MaxMessagesPerConnection > 0 {
+			p.MaxMessagesPerConnection = e.MaxMessagesPerConnection
+		}
+	}
+	return p
+}
+
+// RouteFor returns the hosts for a recipient domain: the most specific route,
+// else nil (deliver by MX).
+func (c *Config) RouteFor(domain string) []string {
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	var best *Route
+	for i, r := range c.Routes {
+		rd := strings.ToLower(r.Domain)
+		if rd == domain || strings.HasPrefix(rd, ".") && strings.HasSuffix(domain, rd) {
+			if best == nil || len(rd) > len(best.Domain) {
+				best = &c.Routes[i]
+			}
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return best.Hosts
 }
 
 // Trust is the trust store for verifying peers (certconfig CERTAUTHORITY):
@@ -266,6 +390,12 @@ func (c *Config) Clone() *Config {
 	}
 	n.Certificates = slices.Clone(c.Certificates)
 	n.Trust.CustomCAs = slices.Clone(c.Trust.CustomCAs)
+	n.Routes = slices.Clone(c.Routes)
+	for i := range n.Routes {
+		n.Routes[i].Hosts = slices.Clone(c.Routes[i].Hosts)
+	}
+	n.Destinations.Domains = slices.Clone(c.Destinations.Domains)
+	n.Destinations.AlertRecipients = slices.Clone(c.Destinations.AlertRecipients)
 	n.Users = slices.Clone(c.Users)
 	return &n
 }
@@ -311,7 +441,20 @@ func Decode(data []byte) (*Config, error) {
 	case c.Schema > SchemaVersion:
 		return nil, fmt.Errorf("parsing configuration: schema %d is newer than this build understands (%d); upgrade Relaybox", c.Schema, SchemaVersion)
 	}
+	fillAbsentSections(&c)
 	return &c, nil
+}
+
+// fillAbsentSections gives sections that a document written by an earlier
+// release lacks their defaults (their zero values are not valid).
+func fillAbsentSections(c *Config) {
+	def := Defaults(FirstStart{})
+	if c.Destinations.Default == (DestPolicy{}) {
+		c.Destinations.Default = def.Destinations.Default
+	}
+	if c.Delivery == (Delivery{}) {
+		c.Delivery = def.Delivery
+	}
 }
 
 // Listener returns the listener with that name (case-insensitive), or nil.

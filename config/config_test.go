@@ -341,3 +341,75 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	assert.True(t, SameSettings(c, back))
 	assert.Equal(t, c.Listeners[0].IdleTimeout, back.Listeners[0].IdleTimeout)
 }
+
+func TestDocumentWithoutDeliverySectionsGetsDefaults(t *testing.T) {
+	c := testDefaults()
+	c.Destinations, c.Delivery = Destinations{}, Delivery{}
+	data, err := c.Encode()
+	require.NoError(t, err)
+	back, err := Decode(data)
+	require.NoError(t, err)
+	require.NoError(t, Validate(back))
+	assert.Equal(t, DestTLSNone, back.Destinations.Default.TLS)
+	assert.Equal(t, "Auto", back.Delivery.Interface)
+}
+
+func TestDestinationAndRouteLookup(t *testing.T) {
+	c := testDefaults()
+	c.Destinations.Default = DestPolicy{TLS: DestTLSPreferred, MaxConnections: 10, MaxMessagesPerConnection: 5}
+	c.Destinations.Domains = []DestPolicy{
+		{Domain: "example.net", TLS: DestTLSRequired},
+		{Domain: ".example.org", MaxConnections: 2},
+		{Domain: "mx.example.org", TLS: DestTLSRequiredVerify},
+	}
+	c.Routes = []Route{{Domain: "example.net", Hosts: []string{"127.0.0.1:10025"}}, {Domain: ".lab.test", Hosts: []string{UseDNS}}}
+	require.NoError(t, Validate(c))
+	tests := []struct {
+		domain string
+		tls    string
+		conns  int
+	}{
+		{"example.net", DestTLSRequired, 10},
+		{"EXAMPLE.NET.", DestTLSRequired, 10},
+		{"a.example.org", DestTLSPreferred, 2},
+		{"mx.example.org", DestTLSRequiredVerify, 10},
+		{"other.test", DestTLSPreferred, 10},
+	}
+	for _, tt := range tests {
+		p := c.Destinations.DestinationFor(tt.domain)
+		assert.Equal(t, tt.tls, p.TLS, tt.domain)
+		assert.Equal(t, tt.conns, p.MaxConnections, tt.domain)
+	}
+	assert.Equal(t, []string{"127.0.0.1:10025"}, c.RouteFor("example.net"))
+	assert.Equal(t, []string{UseDNS}, c.RouteFor("a.lab.test"))
+	assert.Nil(t, c.RouteFor("elsewhere.test"))
+}
+
+func TestRouteAndDestinationValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(c *Config)
+		want string
+	}{
+		{"bad port", func(c *Config) { c.Routes = []Route{{Domain: "a.test", Hosts: []string{"mx.a.test:99999"}}} }, "has a bad port"},
+		{"bad host", func(c *Config) { c.Routes = []Route{{Domain: "a.test", Hosts: []string{"mx a"}}} }, "is not a host name"},
+		{"no hosts", func(c *Config) { c.Routes = []Route{{Domain: "a.test"}} }, "has no destination host"},
+		{"duplicate route", func(c *Config) {
+			c.Routes = []Route{{Domain: "a.test", Hosts: []string{UseDNS}}, {Domain: "A.test", Hosts: []string{UseDNS}}}
+		}, "already in the routing table"},
+		{"bad level", func(c *Config) { c.Destinations.Domains = []DestPolicy{{Domain: "a.test", TLS: "maybe"}} }, `"maybe" is not a TLS level`},
+		{"default follows nothing", func(c *Config) { c.Destinations.Default.TLS = "" }, "destinations.default.tls"},
+		{"missing client cert", func(c *Config) { c.Destinations.Certificate = "Nope" }, `certificate "Nope" does not exist`},
+		{"bad interface", func(c *Config) { c.Delivery.Interface = "Nowhere" }, "neither Auto nor a configured interface"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testDefaults()
+			tt.edit(c)
+			require.ErrorContains(t, Validate(c), tt.want)
+		})
+	}
+	for _, ok := range []string{"mx.a.test", "mx.a.test:2525", "127.0.0.1:25", "[::1]:25", "usedns"} {
+		assert.NoError(t, ValidRouteHost(ok), ok)
+	}
+}

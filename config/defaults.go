@@ -68,6 +68,9 @@ func Defaults(fs FirstStart) *Config {
 		Listeners:    []Listener{in, out},
 		Certificates: []Certificate{fs.Demo},
 		Trust:        Trust{System: true, Custom: true},
-		Users:        []User{{Name: DefaultAdminUser, PasswordHash: fs.AdminHash}},
+		Destinations: Destinations{Default: DestPolicy{TLS: DestTLSNone, MaxConnections: 500, MaxMessagesPerConnection: 50}},
+		Delivery: Delivery{Interface: "Auto", MaxConnections: 500,
+			RetryInitial: Duration(time.Minute), RetryMax: Duration(time.Hour), MaxQueueLifetime: Duration(72 * time.Hour)},
+		Users: []User{{Name: DefaultAdminUser, PasswordHash: fs.AdminHash}},
 	}
 }

@@ -264,6 +264,9 @@ var sections = []section{
 	{"listenerconfig SETUP", func(c *Config) any { return &c.Inbound }},
 	{"certificates", func(c *Config) any { return &c.Certificates }},
 	{"certconfig CERTAUTHORITY", func(c *Config) any { return &c.Trust }},
+	{"smtproutes", func(c *Config) any { return &c.Routes }},
+	{"destconfig", func(c *Config) any { return &c.Destinations }},
+	{"deliveryconfig", func(c *Config) any { return &c.Delivery }},
 	{"users", func(c *Config) any { return &c.Users }},
 }
 

@@ -41,6 +41,9 @@ func Validate(c *Config) error {
 	v.interfaces(c)
 	v.listeners(c)
 	v.check(c.Inbound.MaxConnections >= 0, "inbound.max_connections", "must be 0 (no global cap) or positive")
+	v.routes(c)
+	v.destinations(c)
+	v.delivery(c)
 	v.users(c)
 	return errors.Join(v.problems...)
 }
@@ -257,4 +260,90 @@ func Offered(ciphers string) (cipherstring.Result, error) {
 	}
 	res.Suites = kept
 	return res, nil
+}
+
+func validDestLevel(level string, allowDefault bool) bool {
+	if level == DestTLSDefault {
+		return allowDefault
+	}
+	for _, l := range DestTLSLevels {
+		if l.Value == level {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidRouteHost checks one smtproutes destination: USEDNS, host or host:port.
+func ValidRouteHost(h string) error {
+	if strings.EqualFold(h, UseDNS) {
+		return nil
+	}
+	host, port := h, ""
+	if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.Contains(h[:i], ":") {
+		host, port = h[:i], h[i+1:]
+	} else if strings.HasPrefix(h, "[") {
+		if i := strings.Index(h, "]:"); i > 0 {
+			host, port = h[1:i], h[i+2:]
+		}
+	}
+	if port != "" {
+		var n int
+		if _, err := fmt.Sscanf(port, "%d", &n); err != nil || n < 1 || n > 65535 || fmt.Sprint(n) != port {
+			return fmt.Errorf("%q has a bad port: write host or host:port with a port from 1 to 65535", h)
+		}
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if !hostnameRE.MatchString(host) {
+		return fmt.Errorf("%q is not a host name or IP address (or USEDNS)", h)
+	}
+	return nil
+}
+
+func (v *validator) routes(c *Config) {
+	seen := map[string]bool{}
+	for i, r := range c.Routes {
+		path := fmt.Sprintf("routes[%d]", i)
+		v.check(domainRE.MatchString(r.Domain), path+".domain", "%q is not a domain: write example.com, or .example.com for its subdomains", r.Domain)
+		v.check(!seen[strings.ToLower(r.Domain)], path+".domain", "The value %s is already in the routing table.", r.Domain)
+		seen[strings.ToLower(r.Domain)] = true
+		v.check(len(r.Hosts) > 0, path+".hosts", "route %s has no destination host: give host, host:port or USEDNS", r.Domain)
+		for _, h := range r.Hosts {
+			if err := ValidRouteHost(h); err != nil {
+				v.check(false, path+".hosts", "%v", err)
+			}
+		}
+	}
+}
+
+func (v *validator) destinations(c *Config) {
+	d := c.Destinations
+	v.check(validDestLevel(d.Default.TLS, false), "destinations.default.tls", "%q is not a TLS level: use none, preferred, required, preferred-verify or required-verify", d.Default.TLS)
+	v.check(d.Default.MaxConnections > 0, "destinations.default.max_connections", "must be positive")
+	v.check(d.Default.MaxMessagesPerConnection > 0, "destinations.default.max_messages_per_connection", "must be positive")
+	seen := map[string]bool{}
+	for i, e := range d.Domains {
+		path := fmt.Sprintf("destinations.domains[%d]", i)
+		v.check(domainRE.MatchString(e.Domain), path+".domain", "%q is not a domain", e.Domain)
+		v.check(!seen[strings.ToLower(e.Domain)], path+".domain", "destination %s is configured twice", e.Domain)
+		seen[strings.ToLower(e.Domain)] = true
+		v.check(validDestLevel(e.TLS, true), path+".tls", "%q is not a TLS level", e.TLS)
+		v.check(e.MaxConnections >= 0 && e.MaxMessagesPerConnection >= 0, path, "limits must be 0 (default) or positive")
+	}
+	if d.Certificate != "" {
+		v.check(c.Certificate(d.Certificate) != nil, "destinations.certificate", "certificate %q does not exist: choose one listed by certconfig", d.Certificate)
+	}
+	for _, a := range d.AlertRecipients {
+		v.check(strings.Count(a, "@") == 1 && !strings.HasPrefix(a, "@") && !strings.HasSuffix(a, "@"), "destinations.alert_recipients", "%q is not an email address", a)
+	}
+}
+
+func (v *validator) delivery(c *Config) {
+	d := c.Delivery
+	v.check(strings.EqualFold(d.Interface, "Auto") || c.Interface(d.Interface) != nil, "delivery.interface", "%q is neither Auto nor a configured interface", d.Interface)
+	v.check(d.MaxConnections > 0, "delivery.max_connections", "must be positive")
+	v.check(d.RetryInitial > 0 && d.RetryMax >= d.RetryInitial, "delivery.retry_initial", "retry times must be positive, the maximum at least the initial one")
+	v.check(d.MaxQueueLifetime > 0, "delivery.max_queue_lifetime", "must be positive, e.g. 72h")
 }
