@@ -94,6 +94,9 @@ func certUsages(c *config.Config, name string) []string {
 			out = append(out, "interface "+ifc.Name+" (HTTPS)")
 		}
 	}
+	if strings.EqualFold(c.Destinations.Certificate, name) {
+		out = append(out, "destination controls (outbound TLS client certificate)")
+	}
 	return out
 }
 
