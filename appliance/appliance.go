@@ -24,6 +24,7 @@ import (
 	"relaybox/commands"
 	"relaybox/config"
 	"relaybox/mailengine"
+	"relaybox/mailengine/delivery"
 	"relaybox/mailengine/maillog"
 	"relaybox/mailengine/queue"
 	"relaybox/shell"
@@ -40,6 +41,8 @@ type Options struct {
 	// AdminPassword is used on first start instead of a generated one.
 	AdminPassword string
 	Version       string
+	// MXPort is the port delivery uses for MX hosts (default 25; labs move it).
+	MXPort int
 	// Out receives first-start notices such as the generated password.
 	Out io.Writer
 	// ErrorLog receives engine errors.
@@ -56,6 +59,8 @@ type Appliance struct {
 	App    *commands.App
 	dir    string
 	lock   *os.File
+	// stopDelivery ends the delivery loop and waits for attempts in flight.
+	stopDelivery func()
 }
 
 // Start boots the appliance and applies the committed configuration.
@@ -93,15 +98,21 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 		lock.Close()
 		return nil, fmt.Errorf("opening mail_logs: %w", err)
 	}
-	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version, TrustPool: certstore.TrustPool, Spool: spool, Log: mlog})
+	deliverer := delivery.New(delivery.Options{Spool: spool, Log: mlog, StateDir: filepath.Join(dir, "delivery"), Port: opts.MXPort})
+	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version, TrustPool: certstore.TrustPool,
+		Spool: spool, Log: mlog, Deliverer: deliverer})
 	if err := eng.Apply(ctx, store.Current()); err != nil {
 		mlog.Close()
 		spool.Close()
 		lock.Close()
 		return nil, fmt.Errorf("starting configuration version %d: %w", store.Current().Version, err)
 	}
+	runCtx, stopDelivery := context.WithCancel(context.Background())
+	delivered := make(chan struct{})
+	go func() { deliverer.Run(runCtx); close(delivered) }()
 	a := &Appliance{Store: store, Keys: keys, Engine: eng, Spool: spool, Log: mlog, dir: dir, lock: lock,
-		App: &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool}}
+		stopDelivery: func() { stopDelivery(); <-delivered },
+		App:          &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool}}
 	return a, nil
 }
 
@@ -200,6 +211,7 @@ func (a *Appliance) ServeControl(ctx context.Context, ln net.Listener) error {
 // Close stops the engine, giving sessions ctx's time to finish.
 func (a *Appliance) Close(ctx context.Context) error {
 	err := a.Engine.Close(ctx)
+	a.stopDelivery()
 	err = errors.Join(err, a.Spool.Close(), a.Log.Close())
 	_ = os.Remove(SocketPath(a.dir))
 	a.lock.Close()

@@ -24,6 +24,7 @@ import (
 func testOptions(t testing.TB, dir string, out *bytes.Buffer) Options {
 	first := config.DefaultPorts
 	first.Hostname = "box.example.test"
+	first.Resolver = "127.0.0.1:1" // MX lookups never leave the machine
 	first.SMTPPort, first.SubmissionPort, first.HTTPSPort, first.SSHPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)
 	return Options{DataDir: dir, First: first, Version: "test", Out: out}
 }

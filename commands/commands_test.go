@@ -23,6 +23,7 @@ func startAppliance(t *testing.T) *appliance.Appliance {
 	first.Hostname = "box.example.test"
 	first.SMTPPort, first.SubmissionPort, first.HTTPSPort, first.SSHPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)
 	first.Domains = []string{"example.test"}
+	first.Resolver = "127.0.0.1:1" // nothing listens: MX lookups fail at once, never leave the machine
 	a, err := appliance.Start(context.Background(), appliance.Options{
 		DataDir: t.TempDir(), First: first, AdminPassword: "test-password", Version: "test", Out: &bytes.Buffer{},
 	})

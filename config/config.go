@@ -109,7 +109,12 @@ type Delivery struct {
 	RetryMax     Duration `yaml:"retry_max"`
 	// MaxQueueLifetime is how long a message may wait before it bounces.
 	MaxQueueLifetime Duration `yaml:"max_queue_lifetime"`
+	// Resolver answers MX lookups: "system" (resolv.conf) or a DNS server as host:port.
+	Resolver string `yaml:"resolver"`
 }
+
+// SystemResolver selects the operating system's DNS configuration.
+const SystemResolver = "system"
 
 // DestinationFor returns the effective policy for a recipient domain: the
 // most specific entry (exact, then ".parent"), with unset fields from DEFAULT.
@@ -454,6 +459,9 @@ func fillAbsentSections(c *Config) {
 	}
 	if c.Delivery == (Delivery{}) {
 		c.Delivery = def.Delivery
+	}
+	if c.Delivery.Resolver == "" {
+		c.Delivery.Resolver = SystemResolver
 	}
 }
 

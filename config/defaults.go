@@ -33,6 +33,8 @@ type FirstStart struct {
 	Domains        []string
 	Demo           Certificate
 	AdminHash      string
+	// Resolver for MX lookups ("" = system).
+	Resolver string
 }
 
 // DefaultPorts are the unprivileged ports of a fresh appliance.
@@ -70,7 +72,15 @@ func Defaults(fs FirstStart) *Config {
 		Trust:        Trust{System: true, Custom: true},
 		Destinations: Destinations{Default: DestPolicy{TLS: DestTLSNone, MaxConnections: 500, MaxMessagesPerConnection: 50}},
 		Delivery: Delivery{Interface: "Auto", MaxConnections: 500,
-			RetryInitial: Duration(time.Minute), RetryMax: Duration(time.Hour), MaxQueueLifetime: Duration(72 * time.Hour)},
+			RetryInitial: Duration(time.Minute), RetryMax: Duration(time.Hour), MaxQueueLifetime: Duration(72 * time.Hour),
+			Resolver: orSystem(fs.Resolver)},
 		Users: []User{{Name: DefaultAdminUser, PasswordHash: fs.AdminHash}},
 	}
+}
+
+func orSystem(r string) string {
+	if r == "" {
+		return SystemResolver
+	}
+	return r
 }

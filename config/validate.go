@@ -346,4 +346,8 @@ func (v *validator) delivery(c *Config) {
 	v.check(d.MaxConnections > 0, "delivery.max_connections", "must be positive")
 	v.check(d.RetryInitial > 0 && d.RetryMax >= d.RetryInitial, "delivery.retry_initial", "retry times must be positive, the maximum at least the initial one")
 	v.check(d.MaxQueueLifetime > 0, "delivery.max_queue_lifetime", "must be positive, e.g. 72h")
+	if d.Resolver != SystemResolver {
+		_, err := netip.ParseAddrPort(d.Resolver)
+		v.check(err == nil, "delivery.resolver", "%q is neither system nor a DNS server as IP:port (e.g. 127.0.0.1:53)", d.Resolver)
+	}
 }

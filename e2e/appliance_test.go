@@ -148,7 +148,8 @@ func (a *appliance) start(t *testing.T) {
 		"--smtp-port", strconv.Itoa(a.smtpPort),
 		"--submission-port", strconv.Itoa(a.submissionPort),
 		"--https-port", strconv.Itoa(a.httpsPort),
-		"--ssh-port", strconv.Itoa(a.sshPort)}
+		"--ssh-port", strconv.Itoa(a.sshPort),
+		"--resolver", "127.0.0.1:1"} // MX lookups never leave the machine
 	if a.domains != "" {
 		args = append(args, "--domains", a.domains)
 	}

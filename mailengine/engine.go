@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"relaybox/config"
+	"relaybox/mailengine/delivery"
 )
 
 // KeyLoader turns a configured certificate into a usable TLS certificate.
@@ -43,6 +44,9 @@ type Options struct {
 	Spool Spool
 	// Log receives mail_logs lines; nil discards them.
 	Log MailLog
+	// Deliverer receives the outbound settings at each Apply and a wake-up for
+	// each queued message; nil leaves messages in the queue.
+	Deliverer Deliverer
 	// Now is the clock for certificate expiry checks (default time.Now).
 	Now func() time.Time
 	// TrustPool builds the pool that Verify levels check client certificates
@@ -126,6 +130,12 @@ func (e *Engine) Apply(ctx context.Context, c *config.Config) error {
 	if err != nil {
 		return err
 	}
+	var out *delivery.Settings
+	if e.opts.Deliverer != nil {
+		if out, err = e.outboundSettings(c); err != nil {
+			return err
+		}
+	}
 	e.inbound.limit.Store(int64(c.Inbound.MaxConnections))
 	// Bind every new address first; any failure undoes the new binds only.
 	fresh := map[string]*socket{}
@@ -170,6 +180,9 @@ func (e *Engine) Apply(ctx context.Context, c *config.Config) error {
 		e.drain(ep.stop)
 	}
 	e.checkExpiryLocked(e.now())
+	if out != nil {
+		e.opts.Deliverer.Apply(out)
+	}
 	return nil
 }
 

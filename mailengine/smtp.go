@@ -241,6 +241,9 @@ func (s *session) Data(r io.Reader) error {
 	}
 	e.log.Infof("MID %d ready %d bytes from <%s>", s.mid, size-int64(len(hdr)), s.from)
 	e.log.Infof("MID %d queued for delivery", s.mid)
+	if e.opts.Deliverer != nil {
+		e.opts.Deliverer.Notify()
+	}
 	s.mid, s.from, s.rcpts = 0, "", nil
 	return nil
 }

@@ -60,7 +60,7 @@ load() {
 relaybox_round() {
   local d p1 got
   d=$(mktemp -d "$work/rb.XXXX"); p1=$(freeport)
-  RELAYBOX_ADMIN_PASSWORD=bench "$BIN" serve --data "$d" --domains example.test --smtp-port "$p1" \
+  RELAYBOX_ADMIN_PASSWORD=bench RELAYBOX_RESOLVER=127.0.0.1:1 "$BIN" serve --data "$d" --domains example.test --smtp-port "$p1" \
     --submission-port "$(freeport)" --https-port "$(freeport)" --ssh-port "$(freeport)" >"$work/rb.log" 2>&1 & rbpid=$!
   for _ in $(seq 200); do [ -S "$d/relaybox.sock" ] && break; sleep 0.05; done
   printf 'listenerconfig edit IncomingMail limits 10485760 100 1000\nsslconfig inbound methods 1-2\ncommit bench\n' |

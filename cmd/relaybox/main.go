@@ -49,6 +49,7 @@ first-start flags (used only when DIR holds no configuration yet; each also as a
   --https-port N         RELAYBOX_HTTPS_PORT      (default 8443)
   --ssh-port N           RELAYBOX_SSH_PORT        (default 2222)
   --domains LIST         RELAYBOX_DOMAINS         (comma list the public listener accepts mail for)
+  --resolver IP:PORT     RELAYBOX_RESOLVER        (DNS server for MX lookups; default: the system's)
   RELAYBOX_ADMIN_PASSWORD sets the admin password instead of printing a generated one.
 `
 
@@ -121,6 +122,7 @@ func parseBoot(name string, args []string) (*bootFlags, error) {
 	fs.IntVar(&b.first.HTTPSPort, "https-port", envInt("RELAYBOX_HTTPS_PORT", b.first.HTTPSPort), "first-start HTTPS port")
 	fs.IntVar(&b.first.SSHPort, "ssh-port", envInt("RELAYBOX_SSH_PORT", b.first.SSHPort), "first-start SSH port")
 	fs.StringVar(&b.doms, "domains", os.Getenv("RELAYBOX_DOMAINS"), "first-start accepted domains")
+	fs.StringVar(&b.first.Resolver, "resolver", os.Getenv("RELAYBOX_RESOLVER"), "first-start DNS server for MX lookups")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("%s: %w\n%s", name, err, usageText)

@@ -29,7 +29,8 @@ func buildBinary(t *testing.T) string {
 func portFlags(t *testing.T) []string {
 	return []string{"--hostname", "tty.example.test",
 		"--smtp-port", fmt.Sprint(testnet.FreePort(t)), "--submission-port", fmt.Sprint(testnet.FreePort(t)),
-		"--https-port", fmt.Sprint(testnet.FreePort(t)), "--ssh-port", fmt.Sprint(testnet.FreePort(t))}
+		"--https-port", fmt.Sprint(testnet.FreePort(t)), "--ssh-port", fmt.Sprint(testnet.FreePort(t)),
+		"--resolver", "127.0.0.1:1"}
 }
 
 // startDaemon runs "relaybox serve" and waits until it says it is serving.

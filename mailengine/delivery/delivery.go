@@ -1,0 +1,320 @@
+// Package delivery delivers the queued messages: it groups each message's
+// recipients by domain, finds the hosts (smtproutes, else MX), applies the
+// destination controls (TLS level, concurrency), talks to the peer with
+// smtpclient, logs every step in mail_logs, retries with backoff, bounces
+// permanent failures and messages past their lifetime, and remembers which
+// recipients are done so that a restart never delivers twice to a peer that
+// said 250.
+package delivery
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"relaybox/config"
+	"relaybox/mailengine/queue"
+	"relaybox/mailengine/smtpclient"
+)
+
+// Spool is the message queue.
+type Spool interface {
+	List() ([]queue.Message, error)
+	Get(mid queue.MID) (queue.Message, io.ReadCloser, error)
+	Remove(mid queue.MID) error
+	Put(ctx context.Context, env queue.Envelope, body io.Reader, maxBytes int64) (queue.MID, int64, error)
+}
+
+// Log receives mail_logs lines.
+type Log interface {
+	Infof(format string, args ...any)
+	Warningf(format string, args ...any)
+}
+
+// Resolver finds the MX hosts of a domain.
+type Resolver interface {
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+}
+
+// Settings is what delivery takes from the committed configuration.
+type Settings struct {
+	Config *config.Config
+	// TLS is the outbound base: sslconfig OUTBOUND versions and ciphers, the
+	// destconfig client certificate, and the trust store as RootCAs.
+	TLS *tls.Config
+	// Source is the local address of outbound connections ("" = the system's choice).
+	Source string
+}
+
+// Options are the deliverer's fixed parts.
+type Options struct {
+	Spool    Spool
+	Log      Log
+	Resolver Resolver
+	// StateDir keeps, per message, which recipients are done.
+	StateDir string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Timeouts for each SMTP phase (zero: smtpclient's defaults).
+	Timeouts smtpclient.Timeouts
+	// Port is the SMTP port of MX hosts (default 25).
+	Port int
+}
+
+// resolverFor returns the resolver the configuration names.
+func (d *Deliverer) resolverFor(s *Settings) Resolver {
+	r := s.Config.Delivery.Resolver
+	if r == "" || r == config.SystemResolver {
+		return d.opts.Resolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var dialer net.Dialer
+		return dialer.DialContext(ctx, network, r)
+	}}
+}
+
+// Deliverer runs delivery.
+type Deliverer struct {
+	opts     Options
+	settings atomic.Pointer[Settings]
+	wake     chan struct{}
+	dcids    atomic.Uint64
+
+	mu       sync.Mutex
+	busy     map[queue.MID]bool
+	due      map[queue.MID]time.Time
+	attempts map[queue.MID]int
+	conns    int
+	perDest  map[string]int
+	alerted  map[string]time.Time
+}
+
+// New returns a deliverer; Run starts it.
+func New(opts Options) *Deliverer {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Port == 0 {
+		opts.Port = 25
+	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+	return &Deliverer{opts: opts, wake: make(chan struct{}, 1), busy: map[queue.MID]bool{}, due: map[queue.MID]time.Time{},
+		attempts: map[queue.MID]int{}, perDest: map[string]int{}, alerted: map[string]time.Time{}}
+}
+
+// Apply switches to new settings for the next attempts.
+func (d *Deliverer) Apply(s *Settings) {
+	d.settings.Store(s)
+	d.Notify()
+}
+
+// Notify says a message was queued or settings changed.
+func (d *Deliverer) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends; in-flight attempts finish first.
+func (d *Deliverer) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		d.schedule(ctx, &wg)
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// schedule starts an attempt for every message that is due and has a slot.
+func (d *Deliverer) schedule(ctx context.Context, wg *sync.WaitGroup) {
+	s := d.settings.Load()
+	if s == nil {
+		return
+	}
+	msgs, err := d.opts.Spool.List()
+	if err != nil {
+		d.opts.Log.Warningf("delivery: cannot list the queue: %v", err)
+		return
+	}
+	now := d.opts.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, m := range msgs {
+		if d.busy[m.MID] || now.Before(d.due[m.MID]) || d.conns >= s.Config.Delivery.MaxConnections {
+			continue
+		}
+		d.busy[m.MID] = true
+		d.conns++
+		wg.Add(1)
+		go func(m queue.Message) {
+			defer wg.Done()
+			d.attempt(ctx, s, m)
+			d.mu.Lock()
+			delete(d.busy, m.MID)
+			d.conns--
+			d.mu.Unlock()
+			d.Notify()
+		}(m)
+	}
+}
+
+// outcome of one recipient.
+type outcome int
+
+const (
+	pending outcome = iota
+	delivered
+	bounced
+)
+
+// attempt tries every pending recipient of a message once.
+func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
+	st, err := loadState(d.statePath(m.MID))
+	if err != nil {
+		d.opts.Log.Warningf("MID %d delivery state unreadable (%v); retrying every recipient", m.MID, err)
+	}
+	byDomain := map[string][]int{}
+	for rid, rcpt := range m.Envelope.To {
+		if st.Done[rid] {
+			continue
+		}
+		byDomain[domainOf(rcpt)] = append(byDomain[domainOf(rcpt)], rid)
+	}
+	domains := make([]string, 0, len(byDomain))
+	for dom := range byDomain {
+		domains = append(domains, dom)
+	}
+	sort.Strings(domains)
+	var deferred []int
+	var lastErr string
+	for _, dom := range domains {
+		results := d.deliverDomain(ctx, s, m, dom, byDomain[dom])
+		for rid, r := range results {
+			switch r.outcome {
+			case delivered, bounced:
+				st.Done[rid] = true
+				if r.outcome == bounced {
+					d.bounce(ctx, s, m, rid, r.status, r.text)
+				}
+			default:
+				deferred = append(deferred, rid)
+				lastErr = r.text
+			}
+		}
+		if err := saveState(d.statePath(m.MID), st); err != nil {
+			d.opts.Log.Warningf("MID %d cannot save delivery state: %v", m.MID, err)
+		}
+	}
+	if len(deferred) > 0 {
+		age := d.opts.Now().Sub(m.Envelope.Received)
+		if age > time.Duration(s.Config.Delivery.MaxQueueLifetime) {
+			for _, rid := range deferred {
+				d.opts.Log.Infof("Bounced: MID %d to RID %d - 5.4.7 - delivery time expired after %s (last error: %s)", m.MID, rid, age.Round(time.Minute), lastErr)
+				d.bounce(ctx, s, m, rid, "5.4.7", "delivery time expired: "+lastErr)
+				st.Done[rid] = true
+			}
+			deferred = nil
+		} else {
+			d.mu.Lock()
+			d.attempts[m.MID]++
+			wait := backoff(s.Config.Delivery, d.attempts[m.MID])
+			d.due[m.MID] = d.opts.Now().Add(wait)
+			d.mu.Unlock()
+			d.opts.Log.Infof("Delayed: MID %d to RID %v - %s - next attempt in %s", m.MID, deferred, lastErr, wait)
+			return
+		}
+	}
+	if err := d.opts.Spool.Remove(m.MID); err != nil {
+		d.opts.Log.Warningf("MID %d delivered but cannot be removed from the queue: %v", m.MID, err)
+		return
+	}
+	removeState(d.statePath(m.MID))
+	d.mu.Lock()
+	delete(d.due, m.MID)
+	delete(d.attempts, m.MID)
+	d.mu.Unlock()
+	d.opts.Log.Infof("Message finished MID %d done", m.MID)
+}
+
+func backoff(c config.Delivery, attempt int) time.Duration {
+	w := time.Duration(c.RetryInitial)
+	for i := 1; i < attempt && w < time.Duration(c.RetryMax); i++ {
+		w *= 2
+	}
+	return min(w, time.Duration(c.RetryMax))
+}
+
+func (d *Deliverer) statePath(mid queue.MID) string {
+	return filepath.Join(d.opts.StateDir, fmt.Sprintf("%020d.json", uint64(mid)))
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return strings.ToLower(strings.TrimSuffix(addr[i+1:], "."))
+	}
+	return ""
+}
+
+// rcptResult is what happened to one recipient in an attempt.
+type rcptResult struct {
+	outcome outcome
+	status  string // enhanced status code
+	text    string
+}
+
+// target is one host to try.
+type target struct {
+	addr, name string
+}
+
+// targets resolves the hosts for a domain: the route, else MX, else the domain itself.
+func (d *Deliverer) targets(ctx context.Context, s *Settings, domain string) ([]target, error) {
+	hosts := s.Config.RouteFor(domain)
+	if len(hosts) == 0 {
+		hosts = []string{config.UseDNS}
+	}
+	var out []target
+	for _, h := range hosts {
+		if !strings.EqualFold(h, config.UseDNS) {
+			host, port, err := net.SplitHostPort(h)
+			if err != nil {
+				host, port = strings.Trim(h, "[]"), fmt.Sprint(d.opts.Port)
+			}
+			out = append(out, target{addr: net.JoinHostPort(host, port), name: host})
+			continue
+		}
+		mxs, err := d.resolverFor(s).LookupMX(ctx, domain)
+		var dnsErr *net.DNSError
+		switch {
+		case err == nil && len(mxs) > 0:
+			for _, mx := range mxs {
+				name := strings.TrimSuffix(mx.Host, ".")
+				out = append(out, target{addr: net.JoinHostPort(name, fmt.Sprint(d.opts.Port)), name: name})
+			}
+		case err == nil || errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+			out = append(out, target{addr: net.JoinHostPort(domain, fmt.Sprint(d.opts.Port)), name: domain})
+		default:
+			return nil, fmt.Errorf("MX lookup for %s failed: %v", domain, err)
+		}
+	}
+	return out, nil
+}

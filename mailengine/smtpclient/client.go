@@ -1,0 +1,585 @@
+package smtpclient
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Level is an outbound TLS level of destconfig.
+type Level string
+
+// The five levels (destconfig's "No", "Preferred", "Required",
+// "Preferred (Verify)", "Required (Verify)").
+const (
+	None            Level = "none"
+	Preferred       Level = "preferred"
+	Required        Level = "required"
+	PreferredVerify Level = "preferred-verify"
+	RequiredVerify  Level = "required-verify"
+)
+
+// Valid reports whether l is one of the five levels.
+func (l Level) Valid() bool {
+	switch l {
+	case None, Preferred, Required, PreferredVerify, RequiredVerify:
+		return true
+	}
+	return false
+}
+
+func (l Level) tries() bool    { return l != None }
+func (l Level) requires() bool { return l == Required || l == RequiredVerify }
+func (l Level) verifies() bool { return l == PreferredVerify || l == RequiredVerify }
+
+// Options say where and how to deliver.
+type Options struct {
+	Addr           string      // host:port to connect to
+	ServerName     string      // the host name expected in the certificate (MX or route host); also sent as SNI
+	LocalAddr      string      // source IP, or IP:port ("" = chosen by the system)
+	HELO           string      // name for EHLO/HELO ("" = "localhost")
+	Level          Level       // "" = None
+	TLS            *tls.Config // versions, cipher suites, client certificate; RootCAs for verification (nil = system roots)
+	VerifyHostname bool        // PEER_CERT_FQDN: also check ServerName against the certificate (verify levels)
+	Timeouts       Timeouts
+	Events         func(Event) // optional: each step, for mail_logs
+}
+
+// Timeouts bound each phase; a zero field takes its default.
+type Timeouts struct {
+	Connect  time.Duration // TCP connect (30s)
+	Greeting time.Duration // the 220 greeting (5m)
+	Command  time.Duration // each command's reply, and the TLS handshake (5m)
+	Data     time.Duration // each write of the body, and the reply to the final dot (10m)
+}
+
+// Default timeouts (RFC 5321 §4.5.3.2 suggests at least these).
+const (
+	DefaultConnect  = 30 * time.Second
+	DefaultGreeting = 5 * time.Minute
+	DefaultCommand  = 5 * time.Minute
+	DefaultData     = 10 * time.Minute
+)
+
+func (t Timeouts) withDefaults() Timeouts {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&t.Connect, DefaultConnect)
+	def(&t.Greeting, DefaultGreeting)
+	def(&t.Command, DefaultCommand)
+	def(&t.Data, DefaultData)
+	return t
+}
+
+// Message is one message for one or more recipients at this server.
+type Message struct {
+	From string    // reverse path without brackets ("" = null sender)
+	To   []string  // forward paths without brackets
+	Body io.Reader // the message, headers included; LF or CRLF line ends
+	Size int64     // size in bytes for SIZE= (0 = unknown, not sent)
+}
+
+// RcptResult is the outcome for one recipient: its RCPT reply, or, for a
+// recipient RCPT accepted, the reply to DATA or to the final dot.
+type RcptResult struct {
+	Rcpt     string
+	Code     int
+	Enhanced string
+	Text     string
+}
+
+// Result is what one attempt achieved. With a nil error every recipient is
+// in exactly one of Delivered, Rejected and Deferred. With an *Error the
+// lists hold the final outcomes known before the failure (typically RCPT
+// rejections); the recipients not listed follow Error.Temporary.
+type Result struct {
+	Delivered []RcptResult         // accepted by the final DATA reply
+	Rejected  []RcptResult         // permanent 5xx per recipient
+	Deferred  []RcptResult         // temporary 4xx per recipient
+	TLS       *tls.ConnectionState // nil in clear
+	Verified  bool                 // verify levels: the certificate verified
+	VerifyErr error                // verify levels: why it did not
+	// FallbackClear is set at the preferred levels when the TLS handshake
+	// failed after the server's 220: the caller may retry once in clear on
+	// a new connection (Level None).
+	FallbackClear bool
+}
+
+// Deliver connects to o.Addr and delivers m with the TLS level o.Level. See
+// the package documentation for the levels and Result for the outcome.
+func Deliver(ctx context.Context, o Options, m Message) (Result, error) {
+	if o.Level == "" {
+		o.Level = None
+	}
+	o.Timeouts = o.Timeouts.withDefaults()
+	if o.HELO == "" {
+		o.HELO = "localhost"
+	}
+	if err := validate(&o, &m); err != nil {
+		return Result{}, &Error{Phase: "config", Addr: o.Addr, Err: err}
+	}
+	s := &session{o: &o, ctx: ctx}
+	err := s.run(m)
+	return s.res, err
+}
+
+func validate(o *Options, m *Message) error {
+	if !o.Level.Valid() {
+		return fmt.Errorf("unknown TLS level %q", o.Level)
+	}
+	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
+		return fmt.Errorf("server address %q: %w", o.Addr, err)
+	}
+	if len(m.To) == 0 {
+		return errors.New("no recipients")
+	}
+	if m.Body == nil {
+		return errors.New("no message body")
+	}
+	if bad(o.HELO) || o.HELO == "" {
+		return fmt.Errorf("HELO name %q is not usable", o.HELO)
+	}
+	if bad(m.From) {
+		return fmt.Errorf("sender %q contains a space, a control character or angle brackets", m.From)
+	}
+	for _, r := range m.To {
+		if bad(r) || r == "" {
+			return fmt.Errorf("recipient %q is empty or contains a space, a control character or angle brackets", r)
+		}
+	}
+	return nil
+}
+
+// bad reports whether s cannot be put on a command line as it is.
+func bad(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '<' || r == '>' })
+}
+
+// session is one connection's state.
+type session struct {
+	o   *Options
+	ctx context.Context
+	res Result
+
+	raw   net.Conn // the TCP connection
+	conn  net.Conn // raw or the *tls.Conn over it
+	br    *bufio.Reader
+	tw    *textproto.Writer
+	phase string
+
+	esmtp bool
+	ext   map[string]string // EHLO keywords (upper case) → parameters
+}
+
+func (s *session) emit(k EventKind, detail string, st *tls.ConnectionState) {
+	if s.o.Events != nil {
+		s.o.Events(Event{Kind: k, Detail: detail, State: st})
+	}
+}
+
+func (s *session) run(m Message) error {
+	if err := s.dial(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(s.ctx, func() { s.raw.Close() })
+	defer func() {
+		stop()
+		s.raw.Close()
+		s.emit(Closed, "", nil)
+	}()
+
+	s.phase = "greeting"
+	r, err := s.read(s.o.Timeouts.Greeting)
+	if err != nil {
+		return err
+	}
+	if r.Code != 220 {
+		// A refusing greeting (554) is a reason to try another host, not to
+		// bounce: temporary whatever its class, as Postfix's
+		// smtp_skip_5xx_greeting does.
+		s.quit()
+		return s.replyErr(r, nil, true)
+	}
+	if err := s.hello(); err != nil {
+		return err
+	}
+	if err := s.startTLS(); err != nil {
+		return err
+	}
+	if err := s.transaction(m); err != nil {
+		return err
+	}
+	s.quit()
+	return nil
+}
+
+func (s *session) dial() error {
+	d := net.Dialer{Timeout: s.o.Timeouts.Connect}
+	if la := s.o.LocalAddr; la != "" {
+		host, port := la, "0"
+		if h, p, err := net.SplitHostPort(la); err == nil {
+			host, port = h, p
+		}
+		ip := net.ParseIP(host)
+		pn, err := strconv.Atoi(port)
+		if ip == nil || err != nil {
+			return &Error{Phase: "config", Addr: s.o.Addr, Err: fmt.Errorf("source address %q is not an IP address", la)}
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip, Port: pn}
+	}
+	c, err := d.DialContext(s.ctx, "tcp", s.o.Addr)
+	if err != nil {
+		if s.ctx.Err() != nil {
+			err = s.ctx.Err()
+		}
+		return &Error{Phase: "connect", Addr: s.o.Addr, Temporary: true, Err: err}
+	}
+	s.raw, s.conn = c, c
+	s.br = bufio.NewReaderSize(c, maxReplyLine)
+	s.tw = textproto.NewWriter(bufio.NewWriter(c))
+	local, _, _ := net.SplitHostPort(c.LocalAddr().String())
+	rip, rport, _ := net.SplitHostPort(c.RemoteAddr().String())
+	s.emit(Connected, fmt.Sprintf("interface %s address %s port %s", local, rip, rport), nil)
+	return nil
+}
+
+// ioErr wraps a failure to talk to the server in the current phase.
+func (s *session) ioErr(err error, timeout time.Duration, what string) *Error {
+	var ne net.Error
+	switch {
+	case s.ctx.Err() != nil:
+		err = s.ctx.Err()
+	case errors.As(err, &ne) && ne.Timeout():
+		err = fmt.Errorf("no %s within %v: %w", what, timeout, err)
+	default:
+		err = fmt.Errorf("%s: %w", what, err)
+	}
+	return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: err}
+}
+
+// replyErr turns an unwanted reply into an *Error of the current phase:
+// temporary for 4xx (and when forced), permanent for 5xx.
+func (s *session) replyErr(r reply, cause error, temporary bool) *Error {
+	return &Error{Phase: s.phase, Addr: s.o.Addr, Code: r.Code, Enhanced: r.Enhanced, Text: r.Text(),
+		Temporary: temporary || r.Code < 500, Err: cause}
+}
+
+// read reads one reply within timeout. A 421 ends the attempt: it is
+// returned as a temporary *Error.
+func (s *session) read(timeout time.Duration) (reply, error) {
+	_ = s.conn.SetReadDeadline(time.Now().Add(timeout))
+	r, err := readReply(s.br)
+	if err != nil {
+		if errors.Is(err, errMalformed) {
+			return reply{}, &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: err}
+		}
+		return reply{}, s.ioErr(err, timeout, s.phase+" reply")
+	}
+	if r.Code == 421 {
+		return r, s.replyErr(r, errors.New("the server is closing the connection"), true)
+	}
+	return r, nil
+}
+
+// cmd sends one command line and reads its reply.
+func (s *session) cmd(timeout time.Duration, format string, args ...any) (reply, error) {
+	if err := s.send(timeout, fmt.Sprintf(format, args...)); err != nil {
+		return reply{}, err
+	}
+	return s.read(timeout)
+}
+
+// hello sends EHLO, and HELO when EHLO gets a 5xx reply.
+func (s *session) hello() error {
+	s.phase = "ehlo"
+	r, err := s.cmd(s.o.Timeouts.Command, "EHLO %s", s.o.HELO)
+	if err != nil {
+		return err
+	}
+	if r.Code == 250 {
+		s.esmtp = true
+		s.ext = map[string]string{}
+		for _, l := range r.Lines[1:] {
+			k, v, _ := strings.Cut(l, " ")
+			s.ext[strings.ToUpper(k)] = v
+		}
+		return nil
+	}
+	if r.Code < 500 {
+		s.quit()
+		return s.replyErr(r, nil, false)
+	}
+	s.phase = "helo"
+	s.esmtp, s.ext = false, nil
+	r, err = s.cmd(s.o.Timeouts.Command, "HELO %s", s.o.HELO)
+	if err != nil {
+		return err
+	}
+	if r.Code != 250 {
+		s.quit()
+		return s.replyErr(r, nil, false)
+	}
+	return nil
+}
+
+func (s *session) has(ext string) bool {
+	_, ok := s.ext[ext]
+	return ok
+}
+
+// startTLS applies the TLS level; see the package documentation.
+func (s *session) startTLS() error {
+	lvl := s.o.Level
+	if !lvl.tries() {
+		return nil
+	}
+	s.phase = "starttls"
+	if !s.has("STARTTLS") {
+		if !lvl.requires() {
+			return nil
+		}
+		err := ErrNoSTARTTLS
+		if !s.esmtp {
+			err = fmt.Errorf("%w (the server does not support ESMTP)", ErrNoSTARTTLS)
+		}
+		s.emit(TLSDeferred, err.Error(), nil)
+		s.quit()
+		return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: err}
+	}
+	r, err := s.cmd(s.o.Timeouts.Command, "STARTTLS")
+	if err != nil {
+		return err
+	}
+	if r.Code != 220 {
+		s.emit(TLSFailed, "STARTTLS unexpected response: "+r.String(), nil)
+		if !lvl.requires() {
+			return nil // still in clear, same session: no new EHLO needed
+		}
+		s.emit(TLSDeferred, ErrSTARTTLSRefused.Error(), nil)
+		s.quit()
+		return s.replyErr(r, ErrSTARTTLSRefused, true)
+	}
+
+	s.phase = "tls"
+	cfg := clientConfig(s.o)
+	var tc *tls.Conn
+	if n := s.br.Buffered(); n > 0 {
+		// Anything sent after the 220 before the handshake would be
+		// read as if it came over TLS (CVE-2011-0411-style injection).
+		err = fmt.Errorf("the server sent %d bytes after its 220 reply to STARTTLS", n)
+	} else {
+		tc, err = handshake(s.ctx, s.raw, cfg, s.o.Timeouts.Command)
+	}
+	if err != nil {
+		if s.ctx.Err() != nil {
+			return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: s.ctx.Err()}
+		}
+		te := tlsFailure(err, s.o.Timeouts.Command)
+		s.emit(TLSDeferred, te.Reason, nil)
+		s.res.FallbackClear = !lvl.requires()
+		return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: te}
+	}
+	st := tc.ConnectionState()
+	s.res.TLS = &st
+	s.conn = tc
+	s.br = bufio.NewReaderSize(tc, maxReplyLine)
+	s.tw = textproto.NewWriter(bufio.NewWriter(tc))
+	s.emit(TLSSuccess, successDetail(&st), &st)
+
+	if lvl.verifies() {
+		s.phase = "verify"
+		if err := verifyPeer(&st, cfg, s.o.ServerName, s.o.VerifyHostname); err != nil {
+			s.res.VerifyErr = err
+			s.emit(CertUnverified, err.Error(), nil)
+			if lvl == RequiredVerify {
+				s.emit(TLSDeferred, err.Error(), nil)
+				s.quit()
+				return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: err}
+			}
+		} else {
+			s.res.Verified = true
+			s.emit(CertVerified, st.PeerCertificates[0].Subject.String(), nil)
+		}
+	}
+	return s.hello()
+}
+
+// transaction sends MAIL, RCPT and DATA and sorts the recipients.
+func (s *session) transaction(m Message) error {
+	s.phase = "mail"
+	mail := "MAIL FROM:<" + m.From + ">"
+	if v, ok := s.ext["SIZE"]; ok {
+		if limit, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && limit > 0 && m.Size > limit {
+			s.quit()
+			return &Error{Phase: s.phase, Addr: s.o.Addr, Enhanced: "5.3.4",
+				Err: fmt.Errorf("message size %d exceeds the server's limit of %d (SIZE)", m.Size, limit)}
+		}
+		if m.Size > 0 {
+			mail += " SIZE=" + strconv.FormatInt(m.Size, 10)
+		}
+	}
+	to := s.o.Timeouts.Command
+	pipelining := s.has("PIPELINING")
+	accepted := make([]string, 0, len(m.To))
+
+	if pipelining {
+		var buf bytes.Buffer
+		buf.WriteString(mail + "\r\n")
+		for _, rcpt := range m.To {
+			buf.WriteString("RCPT TO:<" + rcpt + ">\r\n")
+		}
+		_ = s.conn.SetWriteDeadline(time.Now().Add(to))
+		if _, err := s.conn.Write(buf.Bytes()); err != nil { // one write: the whole group
+			return s.ioErr(err, to, "sending MAIL and RCPT")
+		}
+	} else if err := s.send(to, mail); err != nil {
+		return err
+	}
+	r, err := s.read(to)
+	if err != nil {
+		return err
+	}
+	s.emit(MailReply, "<"+m.From+"> "+r.String(), nil)
+	if !r.positive() {
+		if pipelining { // drain the RCPT replies (503 …) before QUIT
+			for range m.To {
+				if _, err := s.read(to); err != nil {
+					break
+				}
+			}
+		}
+		s.quit()
+		return s.replyErr(r, nil, false)
+	}
+
+	s.phase = "rcpt"
+	for _, rcpt := range m.To {
+		if !pipelining {
+			if err := s.send(to, "RCPT TO:<"+rcpt+">"); err != nil {
+				return err
+			}
+		}
+		r, err := s.read(to)
+		if err != nil {
+			return err
+		}
+		s.emit(RcptReply, "<"+rcpt+"> "+r.String(), nil)
+		switch rr := rcptResult(rcpt, r); {
+		case r.positive():
+			accepted = append(accepted, rcpt)
+		case r.transient():
+			s.res.Deferred = append(s.res.Deferred, rr)
+		default:
+			s.res.Rejected = append(s.res.Rejected, rr)
+		}
+	}
+	if len(accepted) == 0 {
+		return nil
+	}
+
+	s.phase = "data"
+	r, err = s.cmd(to, "DATA")
+	if err != nil {
+		return err
+	}
+	if r.Code != 354 {
+		s.emit(DataReply, r.String(), nil)
+		s.sortAccepted(accepted, r)
+		return nil
+	}
+	dt := s.o.Timeouts.Data
+	w := s.tw.DotWriter()
+	if _, err := io.Copy(w, &deadlineReader{r: m.Body, conn: s.conn, d: dt}); err != nil {
+		var rerr *bodyReadError
+		if errors.As(err, &rerr) {
+			// Our side failed: the server must not get a partial message.
+			return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: fmt.Errorf("reading the message: %w", rerr.err)}
+		}
+		return s.ioErr(err, dt, "sending the message")
+	}
+	_ = s.conn.SetWriteDeadline(time.Now().Add(dt))
+	if err := w.Close(); err != nil {
+		return s.ioErr(err, dt, "sending the message")
+	}
+	r, err = s.read(dt)
+	if err != nil {
+		return err
+	}
+	s.emit(DataReply, r.String(), nil)
+	s.sortAccepted(accepted, r)
+	return nil
+}
+
+// sortAccepted files the recipients RCPT accepted by the DATA outcome r.
+func (s *session) sortAccepted(accepted []string, r reply) {
+	for _, rcpt := range accepted {
+		rr := rcptResult(rcpt, r)
+		switch {
+		case r.positive():
+			s.res.Delivered = append(s.res.Delivered, rr)
+		case r.transient():
+			s.res.Deferred = append(s.res.Deferred, rr)
+		default:
+			s.res.Rejected = append(s.res.Rejected, rr)
+		}
+	}
+}
+
+func rcptResult(rcpt string, r reply) RcptResult {
+	return RcptResult{Rcpt: rcpt, Code: r.Code, Enhanced: r.Enhanced, Text: r.Text()}
+}
+
+// send writes one command line.
+func (s *session) send(timeout time.Duration, line string) error {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(timeout))
+	if err := s.tw.PrintfLine("%s", line); err != nil {
+		return s.ioErr(err, timeout, "sending "+strings.ToUpper(s.phase))
+	}
+	return nil
+}
+
+// quit sends QUIT and waits briefly for its reply; errors are ignored.
+func (s *session) quit() {
+	if s.ctx.Err() != nil {
+		return
+	}
+	d := min(s.o.Timeouts.Command, 10*time.Second)
+	_ = s.conn.SetDeadline(time.Now().Add(d))
+	if s.tw.PrintfLine("QUIT") == nil {
+		_, _ = readReply(s.br)
+	}
+}
+
+// deadlineReader renews the write deadline before each chunk of the body,
+// so Timeouts.Data bounds every block rather than the whole transfer, and
+// marks errors of the body itself.
+type deadlineReader struct {
+	r    io.Reader
+	conn net.Conn
+	d    time.Duration
+}
+
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return e.err.Error() }
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &bodyReadError{err}
+	}
+	_ = d.conn.SetWriteDeadline(time.Now().Add(d.d))
+	return n, err
+}

@@ -1,0 +1,46 @@
+// Package smtpclient delivers one message to one SMTP server over a
+// connection it opens, with the appliance's outbound TLS levels (none,
+// preferred, required, preferred-verify, required-verify).
+//
+// It is a small client on net/textproto and crypto/tls rather than
+// go-smtp's, because go-smtp's client cannot do opportunistic STARTTLS.
+//
+// # TLS levels
+//
+//   - none: STARTTLS is never sent.
+//   - preferred: STARTTLS is sent when advertised. When it is not
+//     advertised, or the command gets a reply other than 220, delivery
+//     continues in clear on the same connection (a refused command gives a
+//     TLSFailed event). When the server said 220 but the handshake fails,
+//     there is no fallback on that connection: Deliver returns a temporary
+//     *Error (Phase "tls") and Result.FallbackClear, and the caller may retry
+//     once, in clear, on a new connection with level none. The certificate
+//     is not checked.
+//   - required: STARTTLS must be advertised, accepted and negotiated, or the
+//     attempt fails temporarily (ErrNoSTARTTLS, ErrSTARTTLSRefused, or a
+//     *TLSError).
+//   - preferred-verify: as preferred, and the certificate is verified against
+//     Options.TLS.RootCAs (the host name too when Options.VerifyHostname).
+//     A verification failure does not stop delivery: it goes on over TLS and
+//     Result.Verified is false with Result.VerifyErr set.
+//   - required-verify: TLS must be negotiated and the certificate must
+//     verify, or the attempt fails temporarily (Phase "verify").
+//
+// Verification is done after the handshake (crypto/tls's own is disabled),
+// which is what lets preferred-verify keep going. A TLS handshake failure is
+// described like the appliance's OpenSSL-based log does, e.g.
+// "(336151598, 'error:1409442E:SSL routines:ssl3_read_bytes:tlsv1 alert
+// protocol version') TLS version mismatch could be the failure reason", for
+// "DCID n TLS deferring: <reason>".
+//
+// # Protocol
+//
+// EHLO, or HELO when EHLO gets a 5xx reply (then no STARTTLS, PIPELINING or
+// SIZE); EHLO again after STARTTLS; SIZE=n on MAIL when SIZE is advertised,
+// and a permanent failure without sending MAIL when the message is larger
+// than the server's limit; MAIL and all RCPTs in one write when PIPELINING is
+// advertised; DATA with dot-stuffing and bare LF turned into CRLF; QUIT at
+// the end, its errors ignored. A 421 reply at any point is a temporary
+// failure of the attempt. Every step has a deadline from Options.Timeouts,
+// and cancelling the context closes the connection.
+package smtpclient

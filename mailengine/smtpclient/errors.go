@@ -1,0 +1,79 @@
+package smtpclient
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Reasons for a temporary failure of a TLS-required delivery. They are the
+// Err of the *Error Deliver returns, so errors.Is works on them; the texts
+// are those of the appliance's mail_logs.
+var (
+	// ErrNoSTARTTLS: the level requires TLS but STARTTLS was not in the
+	// EHLO reply, or the server does not speak ESMTP at all.
+	ErrNoSTARTTLS = errors.New("TLS was required but the remote host did not offer STARTTLS")
+	// ErrSTARTTLSRefused: the level requires TLS and the STARTTLS command
+	// got a reply other than 220.
+	ErrSTARTTLSRefused = errors.New("TLS was required but the remote host STARTTLS returned an error")
+)
+
+// Error is a failure of the whole delivery attempt. Recipients without an
+// entry in the Result that came with it have not been delivered; they are to
+// be deferred when Temporary is true and bounced otherwise.
+type Error struct {
+	Phase     string // what failed: "config", "connect", "greeting", "ehlo", "helo", "starttls", "tls", "verify", "mail", "rcpt", "data"
+	Addr      string // the server (Options.Addr)
+	Code      int    // the server's reply code, 0 when there was no reply
+	Enhanced  string // the reply's enhanced status code (or ours, e.g. 5.3.4 for a message over the server's SIZE)
+	Text      string // the reply's text
+	Temporary bool   // deferral (true) or permanent failure (false)
+	Err       error  // the cause, when it is not only the server's reply
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("smtpclient: ")
+	b.WriteString(e.Phase)
+	if e.Addr != "" {
+		b.WriteString(" at ")
+		b.WriteString(e.Addr)
+	}
+	b.WriteString(": ")
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	}
+	if e.Code != 0 {
+		if e.Err != nil {
+			b.WriteString(": ")
+		}
+		fmt.Fprintf(&b, "server replied %d", e.Code)
+		if e.Enhanced != "" {
+			b.WriteString(" " + e.Enhanced)
+		}
+		if e.Text != "" {
+			b.WriteString(" " + e.Text)
+		}
+	}
+	if e.Err == nil && e.Code == 0 {
+		b.WriteString("failed")
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// TLSError is the cause of a failed TLS handshake (Error.Phase "tls").
+type TLSError struct {
+	// Reason reads like the appliance's (OpenSSL's) log text, e.g.
+	// "(336151598, 'error:1409442E:SSL routines:ssl3_read_bytes:tlsv1 alert protocol version') TLS version mismatch could be the failure reason".
+	Reason string
+	// VersionMismatch is true when the failure looks like no common
+	// protocol version (a protocol_version alert either way, or an
+	// unsupported version chosen by the server).
+	VersionMismatch bool
+	Err             error // crypto/tls's error
+}
+
+func (e *TLSError) Error() string { return "TLS handshake failed: " + e.Reason }
+func (e *TLSError) Unwrap() error { return e.Err }
