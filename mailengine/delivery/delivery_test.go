@@ -128,7 +128,7 @@ func newHarness(t *testing.T, edit func(c *config.Config)) *harness {
 	h := &harness{spool: spool, log: lg, cfg: c, now: time.Now()}
 	h.d = New(Options{Spool: spool, Log: lg, StateDir: filepath.Join(dir, "delivery"),
 		Timeouts: smtpclient.Timeouts{Connect: 2 * time.Second, Greeting: 5 * time.Second, Command: 5 * time.Second, Data: 5 * time.Second},
-		Now: func() time.Time { h.mu.Lock(); defer h.mu.Unlock(); return h.now }})
+		Now:      func() time.Time { h.mu.Lock(); defer h.mu.Unlock(); return h.now }})
 	h.d.Apply(&Settings{Config: c, TLS: &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13, RootCAs: x509.NewCertPool()}})
 	return h
 }
@@ -168,7 +168,9 @@ func (h *harness) logContains(t *testing.T, want ...string) {
 }
 
 func route(domain, addr string) func(c *config.Config) {
-	return func(c *config.Config) { c.Routes = append(c.Routes, config.Route{Domain: domain, Hosts: []string{addr}}) }
+	return func(c *config.Config) {
+		c.Routes = append(c.Routes, config.Route{Domain: domain, Hosts: []string{addr}})
+	}
 }
 
 func TestDeliversByRouteAndEmptiesTheQueue(t *testing.T) {
@@ -339,4 +341,3 @@ func TestBackoffGrowsToTheMaximum(t *testing.T) {
 	assert.Equal(t, 8*time.Minute, backoff(c, 4))
 	assert.Equal(t, 10*time.Minute, backoff(c, 9))
 }
-
