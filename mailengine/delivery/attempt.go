@@ -100,22 +100,24 @@ func (d *Deliverer) try(ctx context.Context, s *Settings, m queue.Message, rids 
 	}
 	lg := d.opts.Log
 	host, port := splitHostPort(t.addr)
-	source := s.Source
-	if source == "" {
-		source = "Auto"
-	}
 	opts := smtpclient.Options{
 		Addr: t.addr, ServerName: t.name, LocalAddr: s.Source, HELO: s.Config.Hostname, Level: level,
 		TLS: s.TLS, VerifyHostname: s.Config.SSL.PeerCertFQDN, Timeouts: d.opts.Timeouts,
 		Events: func(e smtpclient.Event) {
 			switch e.Kind {
 			case smtpclient.Connected:
-				lg.Infof("New SMTP DCID %d interface %s address %s port %s", dcid, source, host, port)
+				if s.Source == "" {
+					lg.Infof("New SMTP DCID %d interface Auto address %s port %s", dcid, host, port)
+				} else {
+					lg.Infof("New SMTP DCID %d %s", dcid, e.Detail)
+				}
 			case smtpclient.TLSSuccess:
 				if e.State != nil {
 					lg.Infof("DCID %d TLS success protocol %s cipher %s", dcid, versionName(e.State.Version), cipherstring.LogName(e.State.CipherSuite))
 				}
-			case smtpclient.TLSDeferred, smtpclient.TLSFailed:
+			case smtpclient.TLSFailed:
+				lg.Infof("DCID %d IP %s TLS failed: %s", dcid, host, e.Detail)
+			case smtpclient.TLSDeferred:
 				lg.Infof("DCID %d TLS deferring: %s", dcid, e.Detail)
 			}
 		},

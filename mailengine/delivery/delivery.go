@@ -113,9 +113,13 @@ func New(opts Options) *Deliverer {
 		attempts: map[queue.MID]int{}, perDest: map[string]int{}, alerted: map[string]time.Time{}}
 }
 
-// Apply switches to new settings for the next attempts.
+// Apply switches to new settings for the next attempts. Deferred messages
+// are retried at once: a commit is usually the fix for what deferred them.
 func (d *Deliverer) Apply(s *Settings) {
 	d.settings.Store(s)
+	d.mu.Lock()
+	clear(d.due)
+	d.mu.Unlock()
 	d.Notify()
 }
 

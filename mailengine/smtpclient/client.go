@@ -128,10 +128,14 @@ func Deliver(ctx context.Context, o Options, m Message) (Result, error) {
 		o.HELO = "localhost"
 	}
 	if err := validate(&o, &m); err != nil {
-		return Result{}, &Error{Phase: "config", Addr: o.Addr, Err: err}
+		return Result{}, &Error{Phase: "config", Addr: o.Addr, Text: err.Error(), Err: err}
 	}
 	s := &session{o: &o, ctx: ctx}
 	err := s.run(m)
+	var e *Error
+	if errors.As(err, &e) && e.Code == 0 && e.Text == "" && e.Err != nil {
+		e.Text = e.Err.Error() // no reply: Text still says what failed, for logs and bounces
+	}
 	return s.res, err
 }
 

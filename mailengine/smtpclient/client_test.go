@@ -368,6 +368,7 @@ func TestSize(t *testing.T) {
 	assert.False(t, e.Temporary)
 	assert.Equal(t, "5.3.4", e.Enhanced)
 	assert.Contains(t, err.Error(), "message size 1001 exceeds the server's limit of 1000")
+	assert.Equal(t, "message size 1001 exceeds the server's limit of 1000 (SIZE)", e.Text, "Text describes a failure without a reply")
 	assert.False(t, hasCmd(p.sessions()[0].cmds, "MAIL"), "MAIL not sent")
 
 	_, err = Deliver(context.Background(), Options{Addr: p.addr, Timeouts: fast},

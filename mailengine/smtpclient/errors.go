@@ -26,7 +26,7 @@ type Error struct {
 	Addr      string // the server (Options.Addr)
 	Code      int    // the server's reply code, 0 when there was no reply
 	Enhanced  string // the reply's enhanced status code (or ours, e.g. 5.3.4 for a message over the server's SIZE)
-	Text      string // the reply's text
+	Text      string // the reply's text; without a reply (Code 0), the text of Err
 	Temporary bool   // deferral (true) or permanent failure (false)
 	Err       error  // the cause, when it is not only the server's reply
 }
