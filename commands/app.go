@@ -21,12 +21,13 @@ type Engine interface {
 
 // App is the appliance the commands act on.
 type App struct {
-	Store   *config.Store
-	Engine  Engine
-	Version string // "relaybox 0.1.0 (commit abc, go1.26.8)"
-	Certs   Certs
-	Log     MailLogs
-	Queue   Queue
+	Store    *config.Store
+	Engine   Engine
+	Version  string // "relaybox 0.1.0 (commit abc, go1.26.8)"
+	Certs    Certs
+	Log      MailLogs
+	Queue    Queue
+	Verifier Verifier
 }
 
 // All returns every command, bound to app.
@@ -51,6 +52,7 @@ func All(app *App) []shell.Command {
 		tail(app),
 		grep(app),
 		workqueue(app),
+		tlsverify(app),
 		version(app),
 	}
 }

@@ -135,11 +135,22 @@ func TestOutboundTLSVersionMismatchDefers(t *testing.T) {
 		return strings.Contains(a.cli(t, "grep -e \"TLS deferring\" mail_logs\n").stdout, "TLS version mismatch could be the failure reason")
 	}, 15*time.Second, 100*time.Millisecond)
 	assert.Zero(t, received(), "nothing is delivered")
+	res := a.cli(t, "tlsverify example.net\n")
+	assert.Equal(t, 1, res.code, "tlsverify reports the failure")
+	assert.Contains(t, res.stdout, "TLS level for example.net: Required (from its destination controls entry example.net)")
+	assert.Contains(t, res.stdout, "TLS failed:")
+	assert.Contains(t, res.stderr, "no host of example.net would take mail under its TLS policy")
 	assert.Contains(t, a.cli(t, "workqueue status\n").stdout, "Messages in work queue:  1", "the message stays queued for retry")
 
 	// Allowing TLS 1.2 outbound delivers it at once (a commit retries deferred
 	// mail), over TLS 1.2.
 	a.mustCommit(t, "sslconfig outbound methods 1-2\ncommit allow TLS 1.2\n")
 	require.Eventually(t, func() bool { return received() == 1 }, 15*time.Second, 100*time.Millisecond)
+	res = a.cli(t, "tlsverify example.net\n")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "Negotiated TLSv1.2 with ECDHE-ECDSA-")
+	assert.Contains(t, res.stdout, "Verification: not checked at this level")
+	assert.Contains(t, res.stdout, "would proceed over TLSv1.2")
+	assert.Equal(t, 1, received(), "tlsverify sends no mail")
 	assert.Contains(t, a.cli(t, "grep -e \"DCID.*TLS success\" mail_logs\n").stdout, "TLS success protocol TLSv1.2 cipher ECDHE-ECDSA-")
 }

@@ -139,12 +139,22 @@ func Deliver(ctx context.Context, o Options, m Message) (Result, error) {
 	return s.res, err
 }
 
-func validate(o *Options, m *Message) error {
+func validateOptions(o *Options) error {
 	if !o.Level.Valid() {
 		return fmt.Errorf("unknown TLS level %q", o.Level)
 	}
 	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
 		return fmt.Errorf("server address %q: %w", o.Addr, err)
+	}
+	if bad(o.HELO) || o.HELO == "" {
+		return fmt.Errorf("HELO name %q is not usable", o.HELO)
+	}
+	return nil
+}
+
+func validate(o *Options, m *Message) error {
+	if err := validateOptions(o); err != nil {
+		return err
 	}
 	if len(m.To) == 0 {
 		return errors.New("no recipients")
@@ -176,6 +186,8 @@ type session struct {
 	o   *Options
 	ctx context.Context
 	res Result
+	// probe stops after TLS: no mail transaction (Probe).
+	probe bool
 
 	raw   net.Conn // the TCP connection
 	conn  net.Conn // raw or the *tls.Conn over it
@@ -222,11 +234,38 @@ func (s *session) run(m Message) error {
 	if err := s.startTLS(); err != nil {
 		return err
 	}
+	if s.probe {
+		s.quit()
+		return nil
+	}
 	if err := s.transaction(m); err != nil {
 		return err
 	}
 	s.quit()
 	return nil
+}
+
+// Probe connects, greets and negotiates TLS at o.Level exactly as Deliver
+// would, then quits without sending mail: what tlsverify shows. The result
+// carries the TLS state and the verification outcome.
+func Probe(ctx context.Context, o Options) (Result, error) {
+	if o.Level == "" {
+		o.Level = None
+	}
+	o.Timeouts = o.Timeouts.withDefaults()
+	if o.HELO == "" {
+		o.HELO = "localhost"
+	}
+	if err := validateOptions(&o); err != nil {
+		return Result{}, &Error{Phase: "config", Addr: o.Addr, Text: err.Error(), Err: err}
+	}
+	s := &session{o: &o, ctx: ctx, probe: true}
+	err := s.run(Message{})
+	var e *Error
+	if errors.As(err, &e) && e.Code == 0 && e.Text == "" && e.Err != nil {
+		e.Text = e.Err.Error()
+	}
+	return s.res, err
 }
 
 func (s *session) dial() error {

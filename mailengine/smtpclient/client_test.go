@@ -468,3 +468,24 @@ func TestTLSFailureReason(t *testing.T) {
 	assert.Equal(t, `(0, 'tls: some "odd" failure')`, te.Reason)
 	assert.False(t, te.VersionMismatch)
 }
+
+func TestProbeNegotiatesWithoutSendingMail(t *testing.T) {
+	pk := getPKI(t)
+	p := startPeer(t, peerOpts{startTLS: "ok", tls: &tls.Config{Certificates: []tls.Certificate{pk.selfSigned}, MinVersion: tls.VersionTLS13}})
+	res, err := Probe(context.Background(), Options{Addr: p.addr, ServerName: "mx.example.test", Level: PreferredVerify, TLS: &tls.Config{RootCAs: pk.roots}})
+	require.NoError(t, err)
+	require.NotNil(t, res.TLS)
+	assert.Equal(t, uint16(tls.VersionTLS13), res.TLS.Version)
+	assert.False(t, res.Verified, "a self-signed peer does not verify")
+	assert.Error(t, res.VerifyErr)
+	assert.Empty(t, res.Delivered)
+	p.mu.Lock()
+	for _, sess := range p.sess {
+		for _, c := range sess.cmds {
+			assert.False(t, strings.HasPrefix(c, "MAIL"), "a probe never starts a mail transaction")
+		}
+	}
+	p.mu.Unlock()
+	_, err = Probe(context.Background(), Options{Addr: p.addr, Level: "sometimes"})
+	assert.ErrorContains(t, err, "unknown TLS level")
+}
