@@ -119,10 +119,11 @@ func (d *Deliverer) try(ctx context.Context, s *Settings, m queue.Message, rids 
 				lg.Infof("DCID %d IP %s TLS failed: %s", dcid, host, e.Detail)
 			case smtpclient.TLSDeferred:
 				lg.Infof("DCID %d TLS deferring: %s", dcid, e.Detail)
+			case smtpclient.MailReply:
+				lg.Infof("Delivery start DCID %d MID %d to RID %v", dcid, m.MID, rids)
 			}
 		},
 	}
-	lg.Infof("Delivery start DCID %d MID %d to RID %v", dcid, m.MID, rids)
 	res, err := smtpclient.Deliver(ctx, opts, smtpclient.Message{From: m.Envelope.From, To: rcpts, Body: body, Size: m.Size})
 	for _, r := range res.Delivered {
 		lg.Infof("MID %d RID [%d] Response '%d %s'", m.MID, ridOf(m, rids, r.Rcpt), r.Code, r.Text)

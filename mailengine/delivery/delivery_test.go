@@ -182,6 +182,16 @@ func TestDeliversByRouteAndEmptiesTheQueue(t *testing.T) {
 	assert.Contains(t, p.received()[0], "hello")
 	h.logContains(t, "New SMTP DCID 1 interface Auto address 127.0.0.1 port", "Delivery start DCID 1 MID", "Message done DCID 1 MID",
 		"DCID 1 close", "Message finished MID")
+	lines, err := h.log.Tail(100)
+	require.NoError(t, err)
+	order := []string{"New SMTP DCID 1", "Delivery start DCID 1", "Message done DCID 1", "DCID 1 close", "Message finished"}
+	i := 0
+	for _, l := range lines {
+		if i < len(order) && strings.Contains(l, order[i]) {
+			i++
+		}
+	}
+	assert.Equal(t, len(order), i, "the lines come in the AsyncOS order: %v", lines)
 	_ = mid
 }
 
