@@ -28,7 +28,8 @@ import (
 
 // Spool is the message queue.
 type Spool interface {
-	List() ([]queue.Message, error)
+	IDs() ([]queue.MID, error)
+	Header(mid queue.MID) (queue.Message, error)
 	Get(mid queue.MID) (queue.Message, io.ReadCloser, error)
 	Remove(mid queue.MID) error
 	Put(ctx context.Context, env queue.Envelope, body io.Reader, maxBytes int64) (queue.MID, int64, error)
@@ -90,6 +91,7 @@ type Deliverer struct {
 	dcids    atomic.Uint64
 
 	mu       sync.Mutex
+	known    map[queue.MID]queue.Message // headers read so far
 	busy     map[queue.MID]bool
 	due      map[queue.MID]time.Time
 	attempts map[queue.MID]int
@@ -109,7 +111,7 @@ func New(opts Options) *Deliverer {
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
-	return &Deliverer{opts: opts, wake: make(chan struct{}, 1), busy: map[queue.MID]bool{}, due: map[queue.MID]time.Time{},
+	return &Deliverer{opts: opts, wake: make(chan struct{}, 1), known: map[queue.MID]queue.Message{}, busy: map[queue.MID]bool{}, due: map[queue.MID]time.Time{},
 		attempts: map[queue.MID]int{}, perDest: map[string]int{}, alerted: map[string]time.Time{}}
 }
 
@@ -154,7 +156,7 @@ func (d *Deliverer) schedule(ctx context.Context, wg *sync.WaitGroup) {
 	if s == nil {
 		return
 	}
-	msgs, err := d.opts.Spool.List()
+	msgs, err := d.queued()
 	if err != nil {
 		d.opts.Log.Warningf("delivery: cannot list the queue: %v", err)
 		return
@@ -179,6 +181,38 @@ func (d *Deliverer) schedule(ctx context.Context, wg *sync.WaitGroup) {
 			d.Notify()
 		}(m)
 	}
+}
+
+// queued lists the spool, reading the header only of messages not seen
+// before: a long queue costs a directory read per pass, not a file per message.
+func (d *Deliverer) queued() ([]queue.Message, error) {
+	ids, err := d.opts.Spool.IDs()
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	present := make(map[queue.MID]bool, len(ids))
+	out := make([]queue.Message, 0, len(ids))
+	for _, mid := range ids {
+		present[mid] = true
+		m, ok := d.known[mid]
+		if !ok {
+			h, err := d.opts.Spool.Header(mid)
+			if err != nil {
+				continue // removed meanwhile, or unreadable: the next pass sees
+			}
+			m = h
+			d.known[mid] = m
+		}
+		out = append(out, m)
+	}
+	for mid := range d.known {
+		if !present[mid] {
+			delete(d.known, mid)
+		}
+	}
+	return out, nil
 }
 
 // outcome of one recipient.

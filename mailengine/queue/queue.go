@@ -351,6 +351,26 @@ func (s *Spool) Get(mid MID) (Message, io.ReadCloser, error) {
 
 // List returns every spooled message, oldest (lowest MID) first.
 func (s *Spool) List() ([]Message, error) {
+	mids, err := s.IDs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Message, 0, len(mids))
+	for _, mid := range mids {
+		m, err := s.Header(mid)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed since IDs
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// IDs lists the MIDs in the spool, oldest first, reading only the directory.
+func (s *Spool) IDs() ([]MID, error) {
 	entries, err := os.ReadDir(s.msgDir)
 	if err != nil {
 		return nil, fmt.Errorf("reading spool directory %s: %w", s.msgDir, err)
@@ -362,24 +382,22 @@ func (s *Spool) List() ([]Message, error) {
 		}
 	}
 	slices.Sort(mids)
-	out := make([]Message, 0, len(mids))
-	for _, mid := range mids {
-		path := filepath.Join(s.msgDir, name(mid, msgSuffix))
-		f, err := os.Open(path)
-		if errors.Is(err, os.ErrNotExist) {
-			continue // removed since ReadDir
-		}
-		if err != nil {
-			return nil, fmt.Errorf("opening message %s: %w", path, err)
-		}
-		m, _, err := readHeader(f, path, mid)
-		_ = f.Close()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
+	return mids, nil
+}
+
+// Header reads one message's envelope and size without its body.
+func (s *Spool) Header(mid MID) (Message, error) {
+	path := filepath.Join(s.msgDir, name(mid, msgSuffix))
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Message{}, fmt.Errorf("message %d: %w", mid, ErrNotFound)
 	}
-	return out, nil
+	if err != nil {
+		return Message{}, fmt.Errorf("opening message %s: %w", path, err)
+	}
+	defer f.Close()
+	m, _, err := readHeader(f, path, mid)
+	return m, err
 }
 
 // Remove deletes a message durably: the directory is fsynced before Remove returns. Concurrent
