@@ -53,6 +53,7 @@ package cipherstring
 
 import (
 	"crypto/tls"
+	"fmt"
 	"slices"
 )
 
@@ -129,4 +130,19 @@ func goSuiteIndex(id uint16) int {
 
 func goSuiteByName(name string) int {
 	return slices.IndexFunc(goSuites, func(g goSuite) bool { return g.name == name })
+}
+
+// VersionName is the log spelling of a TLS version: "TLSv1.2", "TLSv1.3".
+func VersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "TLSv1.0"
+	case tls.VersionTLS11:
+		return "TLSv1.1"
+	case tls.VersionTLS12:
+		return "TLSv1.2"
+	case tls.VersionTLS13:
+		return "TLSv1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
 }

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"relaybox/cipherstring"
 	"sort"
 	"strconv"
 	"sync"
@@ -491,24 +492,10 @@ func (e *Engine) Status() Status {
 	for addr, ep := range e.sockets {
 		tlsDesc := "off"
 		if t := ep.tls.Load(); t != nil {
-			tlsDesc = versionName(t.MinVersion) + "-" + versionName(t.MaxVersion)
+			tlsDesc = cipherstring.VersionName(t.MinVersion) + "-" + cipherstring.VersionName(t.MaxVersion)
 		}
 		st.Endpoints = append(st.Endpoints, EndpointStatus{Kind: ep.kind, Name: ep.name, Addr: addr, TLS: tlsDesc, Active: ep.sock.active.Load()})
 	}
 	sort.Slice(st.Endpoints, func(i, j int) bool { return st.Endpoints[i].Addr < st.Endpoints[j].Addr })
 	return st
-}
-
-func versionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS10:
-		return "TLSv1.0"
-	case tls.VersionTLS11:
-		return "TLSv1.1"
-	case tls.VersionTLS12:
-		return "TLSv1.2"
-	case tls.VersionTLS13:
-		return "TLSv1.3"
-	}
-	return fmt.Sprintf("0x%04x", v)
 }

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"relaybox/cipherstring"
 	"relaybox/config"
 )
 
@@ -45,7 +46,7 @@ func (e *Engine) statusView(r *http.Request) statusView {
 		v.SSL = c.SSL
 	}
 	if r.TLS != nil {
-		v.Protocol = versionName(r.TLS.Version)
+		v.Protocol = cipherstring.VersionName(r.TLS.Version)
 	}
 	return v
 }

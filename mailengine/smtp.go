@@ -106,7 +106,7 @@ func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		return nil, errors.New("internal error: untracked connection")
 	}
 	if st, ok := c.TLSConnectionState(); ok && tc.tlsDone.CompareAndSwap(false, true) {
-		b.e.log.Infof("ICID %d TLS success protocol %s cipher %s", tc.icid, versionName(st.Version), cipherstring.LogName(st.CipherSuite))
+		b.e.log.Infof("ICID %d TLS success protocol %s cipher %s", tc.icid, cipherstring.VersionName(st.Version), cipherstring.LogName(st.CipherSuite))
 	}
 	return &session{b: b, conn: c, tc: tc}, nil
 }
@@ -192,7 +192,7 @@ func (s *session) received(now time.Time) string {
 	with, tlsInfo := "ESMTP", ""
 	if st, ok := s.conn.TLSConnectionState(); ok {
 		with = "ESMTPS"
-		tlsInfo = fmt.Sprintf(" (%s %s)", versionName(st.Version), cipherstring.LogName(st.CipherSuite))
+		tlsInfo = fmt.Sprintf(" (%s %s)", cipherstring.VersionName(st.Version), cipherstring.LogName(st.CipherSuite))
 	}
 	helo := s.conn.Hostname()
 	if helo == "" {
@@ -211,7 +211,7 @@ func (s *session) Data(r io.Reader) error {
 	hdr := s.received(now)
 	tlsDesc := ""
 	if st, ok := s.conn.TLSConnectionState(); ok {
-		tlsDesc = versionName(st.Version) + " " + cipherstring.LogName(st.CipherSuite)
+		tlsDesc = cipherstring.VersionName(st.Version) + " " + cipherstring.LogName(st.CipherSuite)
 	}
 	env := queue.Envelope{From: s.from, To: append([]string(nil), s.rcpts...), ICID: s.tc.icid, Listener: s.b.listener.Name,
 		ClientAddr: remoteIP(s.tc), HELO: s.conn.Hostname(), TLS: tlsDesc, Received: now}

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -113,7 +112,7 @@ func (d *Deliverer) try(ctx context.Context, s *Settings, m queue.Message, rids 
 				}
 			case smtpclient.TLSSuccess:
 				if e.State != nil {
-					lg.Infof("DCID %d TLS success protocol %s cipher %s", dcid, versionName(e.State.Version), cipherstring.LogName(e.State.CipherSuite))
+					lg.Infof("DCID %d TLS success protocol %s cipher %s", dcid, cipherstring.VersionName(e.State.Version), cipherstring.LogName(e.State.CipherSuite))
 				}
 			case smtpclient.TLSFailed:
 				lg.Infof("DCID %d IP %s TLS failed: %s", dcid, host, e.Detail)
@@ -157,20 +156,6 @@ func splitHostPort(addr string) (string, string) {
 		return addr, "25"
 	}
 	return strings.Trim(addr[:i], "[]"), addr[i+1:]
-}
-
-func versionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS10:
-		return "TLSv1.0"
-	case tls.VersionTLS11:
-		return "TLSv1.1"
-	case tls.VersionTLS12:
-		return "TLSv1.2"
-	case tls.VersionTLS13:
-		return "TLSv1.3"
-	}
-	return fmt.Sprintf("0x%04x", v)
 }
 
 // acquire takes a connection slot for a destination.

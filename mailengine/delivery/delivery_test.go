@@ -316,6 +316,13 @@ func TestExpiredMessageBounces(t *testing.T) {
 	h.mu.Unlock()
 	h.d.Notify()
 	h.logContains(t, "- 5.4.7 - delivery time expired", "bounce MID")
+	require.Eventually(t, func() bool {
+		msgs, err := h.spool.List()
+		if err != nil || len(msgs) != 1 {
+			return false
+		}
+		return msgs[0].Envelope.From == "" && msgs[0].Envelope.To[0] == "alice@sender.test"
+	}, 5*time.Second, 20*time.Millisecond, "the expired message left the queue; only its bounce to the sender is queued")
 }
 
 func TestRestartNeverRedeliversToAPeerThatAccepted(t *testing.T) {

@@ -50,7 +50,7 @@ func (d *Deliverer) Verify(ctx context.Context, domain string, report func(forma
 		if res.TLS != nil && len(res.TLS.PeerCertificates) > 0 {
 			c := res.TLS.PeerCertificates[0]
 			report("Certificate: subject %q, issuer %q, valid until %s", c.Subject.String(), c.Issuer.String(), c.NotAfter.UTC().Format("2006-01-02"))
-			report("Negotiated %s with %s", versionName(res.TLS.Version), cipherstring.LogName(res.TLS.CipherSuite))
+			report("Negotiated %s with %s", cipherstring.VersionName(res.TLS.Version), cipherstring.LogName(res.TLS.CipherSuite))
 			switch {
 			case res.Verified:
 				report("Verification: OK")
@@ -67,7 +67,7 @@ func (d *Deliverer) Verify(ctx context.Context, domain string, report func(forma
 		}
 		how := "in clear"
 		if res.TLS != nil {
-			how = "over " + versionName(res.TLS.Version)
+			how = "over " + cipherstring.VersionName(res.TLS.Version)
 		}
 		report("Result: delivery to %s would proceed %s.", t.addr, how)
 		return nil

@@ -74,23 +74,10 @@ func verifyPeer(st *tls.ConnectionState, cfg *tls.Config, serverName string, che
 }
 
 // versionName is OpenSSL's name of a protocol version, as in mail_logs.
-func versionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS10:
-		return "TLSv1"
-	case tls.VersionTLS11:
-		return "TLSv1.1"
-	case tls.VersionTLS12:
-		return "TLSv1.2"
-	case tls.VersionTLS13:
-		return "TLSv1.3"
-	}
-	return fmt.Sprintf("0x%04x", v)
-}
 
 // successDetail is the text after "TLS success " in mail_logs.
 func successDetail(st *tls.ConnectionState) string {
-	return "protocol " + versionName(st.Version) + " cipher " + cipherstring.LogName(st.CipherSuite)
+	return "protocol " + cipherstring.VersionName(st.Version) + " cipher " + cipherstring.LogName(st.CipherSuite)
 }
 
 // mismatchHint is appended to the reason of a failure caused by protocol
