@@ -14,7 +14,7 @@ import (
 
 // deliverDomain delivers a message to the recipients of one domain, trying
 // the domain's hosts in order until one gives a definite answer.
-func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Message, domain string, rids []int) map[int]rcptResult {
+func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Message, domain string, rids []int, done func([]int)) map[int]rcptResult {
 	results := map[int]rcptResult{}
 	deferAll := func(text string) map[int]rcptResult {
 		for _, rid := range rids {
@@ -35,11 +35,11 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Mess
 	level := smtpclient.Level(policy.TLS)
 	lastErr := "no host answered"
 	for _, t := range targets {
-		res, err := d.try(ctx, s, m, rids, t, level)
+		res, err := d.try(ctx, s, m, rids, t, level, done)
 		var ce *smtpclient.Error
 		if errors.As(err, &ce) && ce.Temporary && res.FallbackClear && (level == smtpclient.Preferred || level == smtpclient.PreferredVerify) {
 			d.opts.Log.Infof("MID %d TLS failed with %s after STARTTLS; delivering in clear on a new connection (Preferred)", m.MID, t.addr)
-			res, err = d.try(ctx, s, m, rids, t, smtpclient.None)
+			res, err = d.try(ctx, s, m, rids, t, smtpclient.None, done)
 		}
 		if err != nil {
 			lastErr = err.Error()
@@ -86,7 +86,7 @@ func ridOf(m queue.Message, rids []int, rcpt string) int {
 }
 
 // try makes one connection to one host.
-func (d *Deliverer) try(ctx context.Context, s *Settings, m queue.Message, rids []int, t target, level smtpclient.Level) (smtpclient.Result, error) {
+func (d *Deliverer) try(ctx context.Context, s *Settings, m queue.Message, rids []int, t target, level smtpclient.Level, done func([]int)) (smtpclient.Result, error) {
 	_, body, err := d.opts.Spool.Get(m.MID)
 	if err != nil {
 		return smtpclient.Result{}, &smtpclient.Error{Phase: "queue", Temporary: true, Text: err.Error(), Err: err}
@@ -102,6 +102,13 @@ func (d *Deliverer) try(ctx context.Context, s *Settings, m queue.Message, rids 
 	opts := smtpclient.Options{
 		Addr: t.addr, ServerName: t.name, LocalAddr: s.Source, HELO: s.Config.Hostname, Level: level,
 		TLS: s.TLS, VerifyHostname: s.Config.SSL.PeerCertFQDN, Timeouts: d.opts.Timeouts,
+		Delivered: func(accepted []string) {
+			ids := make([]int, len(accepted))
+			for i, r := range accepted {
+				ids[i] = ridOf(m, rids, r)
+			}
+			done(ids)
+		},
 		Events: func(e smtpclient.Event) {
 			switch e.Kind {
 			case smtpclient.Connected:

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -135,6 +136,7 @@ func (d *Deliverer) Notify() {
 
 // Run delivers until ctx ends; in-flight attempts finish first.
 func (d *Deliverer) Run(ctx context.Context) {
+	d.removeStaleStates()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	tick := time.NewTicker(time.Second)
@@ -183,6 +185,28 @@ func (d *Deliverer) schedule(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
+// removeStaleStates deletes state files of messages no longer queued (a
+// crash between removing a message and its state leaves one behind).
+func (d *Deliverer) removeStaleStates() {
+	ids, err := d.opts.Spool.IDs()
+	if err != nil {
+		return
+	}
+	queued := make(map[string]bool, len(ids))
+	for _, mid := range ids {
+		queued[filepath.Base(d.statePath(mid))] = true
+	}
+	entries, err := os.ReadDir(d.opts.StateDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !queued[e.Name()] {
+			_ = os.Remove(filepath.Join(d.opts.StateDir, e.Name()))
+		}
+	}
+}
+
 // queued lists the spool, reading the header only of messages not seen
 // before: a long queue costs a directory read per pass, not a file per message.
 func (d *Deliverer) queued() ([]queue.Message, error) {
@@ -226,9 +250,22 @@ const (
 
 // attempt tries every pending recipient of a message once.
 func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
+	if _, err := d.opts.Spool.Header(m.MID); errors.Is(err, queue.ErrNotFound) {
+		return // finished by an attempt that ended while the queue was being listed
+	}
 	st, err := loadState(d.statePath(m.MID))
 	if err != nil {
 		d.opts.Log.Warningf("MID %d delivery state unreadable (%v); retrying every recipient", m.MID, err)
+	}
+	// done records recipients the moment a peer accepted them, before QUIT,
+	// so that a crash right after cannot make the next start send them again.
+	done := func(rids []int) {
+		for _, rid := range rids {
+			st.Done[rid] = true
+		}
+		if err := saveState(d.statePath(m.MID), st); err != nil {
+			d.opts.Log.Warningf("MID %d cannot save delivery state: %v", m.MID, err)
+		}
 	}
 	byDomain := map[string][]int{}
 	for rid, rcpt := range m.Envelope.To {
@@ -245,21 +282,21 @@ func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
 	var deferred []int
 	var lastErr string
 	for _, dom := range domains {
-		results := d.deliverDomain(ctx, s, m, dom, byDomain[dom])
+		results := d.deliverDomain(ctx, s, m, dom, byDomain[dom], done)
+		var failed []int
 		for rid, r := range results {
 			switch r.outcome {
-			case delivered, bounced:
-				st.Done[rid] = true
-				if r.outcome == bounced {
-					d.bounce(ctx, s, m, rid, r.status, r.text)
-				}
+			case delivered:
+			case bounced:
+				d.bounce(ctx, s, m, rid, r.status, r.text)
+				failed = append(failed, rid)
 			default:
 				deferred = append(deferred, rid)
 				lastErr = r.text
 			}
 		}
-		if err := saveState(d.statePath(m.MID), st); err != nil {
-			d.opts.Log.Warningf("MID %d cannot save delivery state: %v", m.MID, err)
+		if len(failed) > 0 {
+			done(failed)
 		}
 	}
 	if len(deferred) > 0 {

@@ -382,11 +382,21 @@ func TestCrash(t *testing.T) {
 	removed := map[MID]bool{}  // Remove returned
 	rounds := 25
 	for round := range rounds {
-		var stdout, stderr bytes.Buffer
+		var stdout syncBuffer
+		var stderr bytes.Buffer
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		require.NoError(t, cmd.Start())
+		if round%2 == 1 {
+			// On a loaded machine the child may need longer than the kill
+			// delay just to start: in odd rounds, wait for its first
+			// acknowledged Put, so every run kills children mid-load.
+			deadline := time.Now().Add(20 * time.Second)
+			for !strings.Contains(stdout.String(), "P ") && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
 		time.Sleep(time.Duration(5+rng.IntN(196)) * time.Millisecond)
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		err := cmd.Wait()
@@ -397,7 +407,7 @@ func TestCrash(t *testing.T) {
 		require.True(t, ws.Signaled(), "child exited on its own: %s; stderr: %s", err, stderr.String())
 
 		newPuts := 0
-		sc := bufio.NewScanner(&stdout)
+		sc := bufio.NewScanner(strings.NewReader(stdout.String()))
 		for sc.Scan() {
 			kind, num, ok := strings.Cut(sc.Text(), " ")
 			require.True(t, ok, "bad child line %q", sc.Text())
@@ -498,4 +508,22 @@ func BenchmarkPutSerial(b *testing.B) {
 		}
 	}
 	reportRate(b, s)
+}
+
+// syncBuffer is a bytes.Buffer safe for a child's writer and a polling reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -52,6 +52,10 @@ type Options struct {
 	VerifyHostname bool        // PEER_CERT_FQDN: also check ServerName against the certificate (verify levels)
 	Timeouts       Timeouts
 	Events         func(Event) // optional: each step, for mail_logs
+	// Delivered, when set, is called with the recipients the peer accepted,
+	// right after its 250 to the final dot and before QUIT, so the caller can
+	// record them before anything else can fail.
+	Delivered func(rcpts []string)
 }
 
 // Timeouts bound each phase; a zero field takes its default.
@@ -562,6 +566,9 @@ func (s *session) transaction(m Message) error {
 	}
 	s.emit(DataReply, r.String(), nil)
 	s.sortAccepted(accepted, r)
+	if r.positive() && s.o.Delivered != nil {
+		s.o.Delivered(accepted)
+	}
 	return nil
 }
 
