@@ -13,6 +13,7 @@ FUZZTIME ?= 10s
 # Inbound load: messages per timed run and rounds (the full comparison: 20000 5).
 BENCH_MESSAGES ?= 20000
 BENCH_ROUNDS ?= 3
+BENCH_E2E_MESSAGES ?= 10000
 
 .PHONY: all build run test test-deps bench fuzz lint clean
 
@@ -47,6 +48,7 @@ bench: test-deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./...
 	scripts/bench-commit-to-effect.sh $(BIN) 20
 	scripts/bench-inbound.sh $(BIN) $(BENCH_MESSAGES) $(BENCH_ROUNDS)
+	scripts/bench-e2e.sh $(BIN) $(BENCH_E2E_MESSAGES) $(BENCH_ROUNDS)
 
 ## fuzz: each fuzz target briefly (FUZZTIME=10s)
 fuzz:

@@ -259,9 +259,18 @@ func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
 	}
 	// done records recipients the moment a peer accepted them, before QUIT,
 	// so that a crash right after cannot make the next start send them again.
+	// When that completes the message, removing it from the queue is the
+	// record (one group-committed unlink instead of a state file).
+	removed := false
 	done := func(rids []int) {
 		for _, rid := range rids {
 			st.Done[rid] = true
+		}
+		if len(st.Done) == len(m.Envelope.To) {
+			if err := d.opts.Spool.Remove(m.MID); err == nil {
+				removed = true
+				return
+			}
 		}
 		if err := saveState(d.statePath(m.MID), st); err != nil {
 			d.opts.Log.Warningf("MID %d cannot save delivery state: %v", m.MID, err)
@@ -318,9 +327,11 @@ func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
 			return
 		}
 	}
-	if err := d.opts.Spool.Remove(m.MID); err != nil {
-		d.opts.Log.Warningf("MID %d delivered but cannot be removed from the queue: %v", m.MID, err)
-		return
+	if !removed {
+		if err := d.opts.Spool.Remove(m.MID); err != nil {
+			d.opts.Log.Warningf("MID %d delivered but cannot be removed from the queue: %v", m.MID, err)
+			return
+		}
 	}
 	removeState(d.statePath(m.MID))
 	d.mu.Lock()
