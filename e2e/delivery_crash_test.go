@@ -64,9 +64,16 @@ type recordingPeer struct {
 type recordingSession struct {
 	p     *recordingPeer
 	rcpts []string
+	// began is when the transaction started (MAIL FROM): a copy is dated by
+	// it, because a killed daemon's copy can finish arriving after the next
+	// daemon was launched, while its MAIL always came before the kill.
+	began time.Time
 }
 
-func (s *recordingSession) Mail(string, *smtp.MailOptions) error { s.rcpts = nil; return nil }
+func (s *recordingSession) Mail(string, *smtp.MailOptions) error {
+	s.rcpts, s.began = nil, time.Now()
+	return nil
+}
 func (s *recordingSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.rcpts = append(s.rcpts, strings.ToLower(to))
 	return nil
@@ -86,10 +93,9 @@ func (s *recordingSession) Data(r io.Reader) error {
 		p.foreign = append(p.foreign, body)
 		return nil
 	}
-	now := time.Now()
 	for _, rcpt := range s.rcpts {
 		k := m[1] + " " + rcpt
-		p.arrivals[k] = append(p.arrivals[k], now)
+		p.arrivals[k] = append(p.arrivals[k], s.began)
 	}
 	return nil
 }
@@ -368,6 +374,7 @@ func TestCrashDuringDelivery(t *testing.T) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		ts := arrivals[k]
+		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) }) // dated by MAIL, appended at the final dot
 		for i := 1; i < len(ts); i++ {
 			dups++
 			prev, next := ts[i-1], ts[i]
