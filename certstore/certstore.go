@@ -177,12 +177,18 @@ func (k *KeyStore) SelfSigned(r Request) (config.Certificate, error) {
 	if err != nil {
 		return config.Certificate{}, fmt.Errorf("signing certificate %q: %w", r.Name, err)
 	}
+	return k.store(r.Name, key, der)
+}
+
+// store keeps the key (owner-only file) and returns the configured
+// certificate for a DER certificate made for it.
+func (k *KeyStore) store(name string, key crypto.Signer, der []byte) (config.Certificate, error) {
 	ref, err := k.Put(key)
 	if err != nil {
 		return config.Certificate{}, err
 	}
 	return config.Certificate{
-		Name: r.Name,
+		Name: name,
 		PEM:  string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		Key:  ref,
 	}, nil

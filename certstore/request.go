@@ -81,16 +81,12 @@ func (k *KeyStore) NewRequest(r Request) (config.Certificate, error) {
 	if err != nil {
 		return config.Certificate{}, fmt.Errorf("making the signing request of %q: %w", r.Name, err)
 	}
-	ref, err := k.Put(key)
+	c, err := k.store(r.Name, key, der)
 	if err != nil {
 		return config.Certificate{}, err
 	}
-	return config.Certificate{
-		Name: r.Name,
-		PEM:  string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		Key:  ref,
-		CSR:  string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr})),
-	}, nil
+	c.CSR = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))
+	return c, nil
 }
 
 // validateRequest checks everything NewRequest is given before any key is made.

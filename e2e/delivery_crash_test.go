@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,31 +143,10 @@ type deliveryCrashLoad struct {
 // goroutine.
 func (l *deliveryCrashLoad) sender(address string, stop *atomic.Bool) {
 	for !stop.Load() {
-		conn, err := net.DialTimeout("tcp", address, time.Second)
-		if err != nil {
+		conn, step, err := loadSession(address, "app.e2e.test")
+		if conn == nil {
 			time.Sleep(10 * time.Millisecond)
 			continue
-		}
-		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-		r := bufio.NewReader(conn)
-		step := func(line string, want int) error {
-			if line != "" {
-				if _, err := io.WriteString(conn, line); err != nil {
-					return err
-				}
-			}
-			code, err := smtpReply(r)
-			if err != nil {
-				return err
-			}
-			if code != want {
-				return fmt.Errorf("%w %d to %q, want %d", errUnexpectedReply, code, line, want)
-			}
-			return nil
-		}
-		err = step("", 220)
-		if err == nil {
-			err = step("EHLO app.e2e.test\r\n", 250)
 		}
 		for err == nil && !stop.Load() {
 			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))

@@ -70,37 +70,49 @@ func smtpReply(r *bufio.Reader) (int, error) {
 
 var errUnexpectedReply = errors.New("unexpected reply")
 
+// loadSession opens an SMTP session for a load sender: it connects, reads
+// the greeting and says EHLO. step sends a line ("" sends nothing) and
+// checks the reply code. conn is nil when the daemon is not reachable (it may
+// be down between a kill and its restart); err is the greeting's outcome.
+func loadSession(address, helo string) (conn net.Conn, step func(line string, want int) error, err error) {
+	conn, err = net.DialTimeout("tcp", address, time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	step = func(line string, want int) error {
+		if line != "" {
+			if _, err := io.WriteString(conn, line); err != nil {
+				return err
+			}
+		}
+		code, err := smtpReply(r)
+		if err != nil {
+			return err
+		}
+		if code != want {
+			return fmt.Errorf("%w %d to %q, want %d", errUnexpectedReply, code, line, want)
+		}
+		return nil
+	}
+	err = step("", 220)
+	if err == nil {
+		err = step("EHLO "+helo+"\r\n", 250)
+	}
+	return conn, step, err
+}
+
 // loadSender sends messages over one session after another until stop,
 // recording each token as sent and, on 250, as acked.
 func loadSender(address string, round, id int, stop *atomic.Bool) loadResult {
 	var res loadResult
 	n := 0
 	for !stop.Load() {
-		conn, err := net.DialTimeout("tcp", address, time.Second)
-		if err != nil {
+		conn, step, err := loadSession(address, "load.test")
+		if conn == nil {
 			time.Sleep(5 * time.Millisecond)
 			continue
-		}
-		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-		r := bufio.NewReader(conn)
-		step := func(line string, want int) error {
-			if line != "" {
-				if _, err := io.WriteString(conn, line); err != nil {
-					return err
-				}
-			}
-			code, err := smtpReply(r)
-			if err != nil {
-				return err
-			}
-			if code != want {
-				return fmt.Errorf("%w %d to %q, want %d", errUnexpectedReply, code, line, want)
-			}
-			return nil
-		}
-		err = step("", 220)
-		if err == nil {
-			err = step("EHLO load.test\r\n", 250)
 		}
 		for err == nil && !stop.Load() {
 			token := fmt.Sprintf("tok-r%02d-s%d-n%05d", round, id, n)
