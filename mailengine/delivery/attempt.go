@@ -12,42 +12,43 @@ import (
 	"relaybox/mailengine/smtpclient"
 )
 
-// deliverDomain delivers a message to the recipients of one domain, trying
-// the domain's hosts in order until one gives a definite answer.
+// deliverDomain delivers a message to the recipients of one domain: over
+// an idle connection to the domain when there is one, else trying the
+// domain's hosts in order until one gives a definite answer.
 func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Message, domain string, rids []int, done func([]int)) map[int]rcptResult {
-	results := map[int]rcptResult{}
-	deferAll := func(text string) map[int]rcptResult {
-		for _, rid := range rids {
-			results[rid] = rcptResult{outcome: pending, text: text}
-		}
-		return results
-	}
 	policy := s.Config.Destinations.DestinationFor(domain)
-	if !d.acquire(domain, policy.MaxConnections) {
-		return deferAll("the destination's concurrency limit is reached")
+	pc, got := d.acquire(domain, s, policy.MaxConnections, s.Config.Delivery.MaxConnections)
+	if got == slotBusy {
+		return outcomeAll(rids, rcptResult{outcome: waiting, text: "the concurrency limit is reached"})
 	}
-	defer d.release(domain)
+	if pc != nil {
+		res, err := d.send(pc, m, rids, done)
+		if !stale(pc, err) {
+			d.park(ctx, pc, policy.MaxMessagesPerConnection)
+			return sortResults(m, rids, res, err)
+		}
+		d.quit(pc) // the server closed it while idle: its room goes to a new connection
+	}
 	targets, err := d.targets(ctx, s, domain)
 	if err != nil {
+		d.unreserve(domain)
 		d.opts.Log.Infof("MID %d %v", m.MID, err)
-		return deferAll(err.Error())
+		return outcomeAll(rids, rcptResult{outcome: pending, text: err.Error()})
 	}
 	level := smtpclient.Level(policy.TLS)
 	lastErr := "no host answered"
 	for _, t := range targets {
-		res, err := d.try(ctx, s, m, rids, t, level, done)
+		pc, err := d.dial(ctx, s, m, rids, domain, t, level)
 		var ce *smtpclient.Error
-		if errors.As(err, &ce) && ce.Temporary && res.FallbackClear && (level == smtpclient.Preferred || level == smtpclient.PreferredVerify) {
+		if errors.As(err, &ce) && ce.Temporary && ce.Phase == "tls" && (level == smtpclient.Preferred || level == smtpclient.PreferredVerify) {
 			d.opts.Log.Infof("MID %d TLS failed with %s after STARTTLS; delivering in clear on a new connection (Preferred)", m.MID, t.addr)
-			res, err = d.try(ctx, s, m, rids, t, smtpclient.None, done)
+			pc, err = d.dial(ctx, s, m, rids, domain, t, smtpclient.None)
 		}
 		if err != nil {
 			lastErr = err.Error()
 			if errors.As(err, &ce) && !ce.Temporary {
-				for _, rid := range rids {
-					results[rid] = rcptResult{outcome: bounced, status: orStatus(ce.Enhanced, "5.0.0"), text: ce.Text}
-				}
-				return results
+				d.unreserve(domain)
+				return outcomeAll(rids, rcptResult{outcome: bounced, status: orStatus(ce.Enhanced, "5.0.0"), text: ce.Text})
 			}
 			if errors.As(err, &ce) && (ce.Phase == "starttls" || ce.Phase == "tls" || ce.Phase == "verify") &&
 				(level == smtpclient.Required || level == smtpclient.RequiredVerify) {
@@ -55,18 +56,57 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Mess
 			}
 			continue // next host
 		}
-		for _, r := range res.Delivered {
-			results[ridOf(m, rids, r.Rcpt)] = rcptResult{outcome: delivered}
+		res, err := d.send(pc, m, rids, done)
+		if errors.As(err, &ce) && ce.Temporary {
+			lastErr = err.Error()
+			d.quit(pc) // its room goes to the next host
+			continue
 		}
-		for _, r := range res.Rejected {
-			results[ridOf(m, rids, r.Rcpt)] = rcptResult{outcome: bounced, status: orStatus(r.Enhanced, "5.0.0"), text: fmt.Sprintf("%d %s", r.Code, r.Text)}
-		}
-		for _, r := range res.Deferred {
-			results[ridOf(m, rids, r.Rcpt)] = rcptResult{outcome: pending, text: fmt.Sprintf("%d %s", r.Code, r.Text)}
-		}
-		return results
+		d.park(ctx, pc, policy.MaxMessagesPerConnection)
+		return sortResults(m, rids, res, err)
 	}
-	return deferAll(lastErr)
+	d.unreserve(domain)
+	return outcomeAll(rids, rcptResult{outcome: pending, text: lastErr})
+}
+
+// stale reports whether a reused connection turned out to be closed by the
+// server before the message went out (no reply to RSET or MAIL, or a 421
+// there): the message is then sent over a new connection.
+func stale(pc *conn, err error) bool {
+	var ce *smtpclient.Error
+	return pc.c.Sent() > 1 && errors.As(err, &ce) && (ce.Phase == "rset" || ce.Phase == "mail") && (ce.Code == 0 || ce.Code == 421)
+}
+
+func outcomeAll(rids []int, r rcptResult) map[int]rcptResult {
+	out := make(map[int]rcptResult, len(rids))
+	for _, rid := range rids {
+		out[rid] = r
+	}
+	return out
+}
+
+// sortResults turns a transaction's outcome into each recipient's: a
+// permanent failure bounces every recipient, a temporary one defers them,
+// else each gets its own reply's outcome.
+func sortResults(m queue.Message, rids []int, res smtpclient.Result, err error) map[int]rcptResult {
+	var ce *smtpclient.Error
+	if errors.As(err, &ce) {
+		if !ce.Temporary {
+			return outcomeAll(rids, rcptResult{outcome: bounced, status: orStatus(ce.Enhanced, "5.0.0"), text: ce.Text})
+		}
+		return outcomeAll(rids, rcptResult{outcome: pending, text: err.Error()})
+	}
+	results := map[int]rcptResult{}
+	for _, r := range res.Delivered {
+		results[ridOf(m, rids, r.Rcpt)] = rcptResult{outcome: delivered}
+	}
+	for _, r := range res.Rejected {
+		results[ridOf(m, rids, r.Rcpt)] = rcptResult{outcome: bounced, status: orStatus(r.Enhanced, "5.0.0"), text: fmt.Sprintf("%d %s", r.Code, r.Text)}
+	}
+	for _, r := range res.Deferred {
+		results[ridOf(m, rids, r.Rcpt)] = rcptResult{outcome: pending, text: fmt.Sprintf("%d %s", r.Code, r.Text)}
+	}
+	return results
 }
 
 func orStatus(s, def string) string {
@@ -85,75 +125,90 @@ func ridOf(m queue.Message, rids []int, rcpt string) int {
 	return rids[0]
 }
 
-// try makes one connection to one host.
-func (d *Deliverer) try(ctx context.Context, s *Settings, m queue.Message, rids []int, t target, level smtpclient.Level, done func([]int)) (smtpclient.Result, error) {
-	_, body, err := d.opts.Spool.Get(m.MID)
-	if err != nil {
-		return smtpclient.Result{}, &smtpclient.Error{Phase: "queue", Temporary: true, Text: err.Error(), Err: err}
-	}
-	defer body.Close()
-	dcid := d.dcids.Add(1)
-	rcpts := make([]string, len(rids))
-	for i, rid := range rids {
-		rcpts[i] = m.Envelope.To[rid]
-	}
+// dial opens a connection to one host of domain at the TLS level and logs
+// its steps; m is the message it is opened for. On failure the connection
+// is closed and logged.
+func (d *Deliverer) dial(ctx context.Context, s *Settings, m queue.Message, rids []int, domain string, t target, level smtpclient.Level) (*conn, error) {
+	pc := &conn{dcid: d.dcids.Add(1), domain: domain, t: t, settings: s, cur: carrying{m: m, rids: rids}}
 	lg := d.opts.Log
 	host, port := splitHostPort(t.addr)
 	opts := smtpclient.Options{
 		Addr: t.addr, ServerName: t.name, LocalAddr: s.Source, HELO: s.Config.Hostname, Level: level,
 		TLS: s.TLS, VerifyHostname: s.Config.SSL.PeerCertFQDN, Timeouts: d.opts.Timeouts,
+		Events: func(e smtpclient.Event) {
+			switch e.Kind {
+			case smtpclient.Connected:
+				if s.Source == "" {
+					lg.Infof("New SMTP DCID %d interface Auto address %s port %s", pc.dcid, host, port)
+				} else {
+					lg.Infof("New SMTP DCID %d %s", pc.dcid, e.Detail)
+				}
+			case smtpclient.TLSSuccess:
+				if e.State != nil {
+					lg.Infof("DCID %d TLS success protocol %s cipher %s", pc.dcid, cipherstring.VersionName(e.State.Version), cipherstring.LogName(e.State.CipherSuite))
+				}
+			case smtpclient.TLSFailed:
+				lg.Infof("DCID %d IP %s TLS failed: %s", pc.dcid, host, e.Detail)
+			case smtpclient.TLSDeferred:
+				lg.Infof("DCID %d TLS deferring: %s", pc.dcid, e.Detail)
+			case smtpclient.MailReply:
+				lg.Infof("Delivery start DCID %d MID %d to RID %v", pc.dcid, pc.cur.m.MID, pc.cur.rids)
+			}
+		},
+	}
+	c, _, err := smtpclient.Dial(ctx, opts)
+	if err != nil {
+		var ce *smtpclient.Error
+		if errors.As(err, &ce) && ce.Phase == "verify" {
+			lg.Infof("DCID %d TLS verification failed: %s", pc.dcid, ce.Text)
+		} else if errors.As(err, &ce) && (ce.Phase == "starttls" || ce.Phase == "ehlo") && (level == smtpclient.Required || level == smtpclient.RequiredVerify) {
+			lg.Infof("DCID %d TLS was required but remote host did not initiate it: %s", pc.dcid, ce.Text)
+		}
+		lg.Infof("DCID %d %s", pc.dcid, strings.TrimSpace(err.Error()))
+		lg.Infof("DCID %d close", pc.dcid)
+		return nil, err
+	}
+	pc.c = c
+	return pc, nil
+}
+
+// send delivers a message's recipients over pc and logs the outcome.
+func (d *Deliverer) send(pc *conn, m queue.Message, rids []int, done func([]int)) (smtpclient.Result, error) {
+	lg := d.opts.Log
+	_, body, err := d.opts.Spool.Get(m.MID)
+	if err != nil {
+		return smtpclient.Result{}, &smtpclient.Error{Phase: "queue", Temporary: true, Text: err.Error(), Err: err}
+	}
+	defer body.Close()
+	pc.cur = carrying{m: m, rids: rids}
+	rcpts := make([]string, len(rids))
+	for i, rid := range rids {
+		rcpts[i] = m.Envelope.To[rid]
+	}
+	res, err := pc.c.Send(smtpclient.Message{From: m.Envelope.From, To: rcpts, Body: body, Size: m.Size,
 		Delivered: func(accepted []string) {
 			ids := make([]int, len(accepted))
 			for i, r := range accepted {
 				ids[i] = ridOf(m, rids, r)
 			}
 			done(ids)
-		},
-		Events: func(e smtpclient.Event) {
-			switch e.Kind {
-			case smtpclient.Connected:
-				if s.Source == "" {
-					lg.Infof("New SMTP DCID %d interface Auto address %s port %s", dcid, host, port)
-				} else {
-					lg.Infof("New SMTP DCID %d %s", dcid, e.Detail)
-				}
-			case smtpclient.TLSSuccess:
-				if e.State != nil {
-					lg.Infof("DCID %d TLS success protocol %s cipher %s", dcid, cipherstring.VersionName(e.State.Version), cipherstring.LogName(e.State.CipherSuite))
-				}
-			case smtpclient.TLSFailed:
-				lg.Infof("DCID %d IP %s TLS failed: %s", dcid, host, e.Detail)
-			case smtpclient.TLSDeferred:
-				lg.Infof("DCID %d TLS deferring: %s", dcid, e.Detail)
-			case smtpclient.MailReply:
-				lg.Infof("Delivery start DCID %d MID %d to RID %v", dcid, m.MID, rids)
-			}
-		},
-	}
-	res, err := smtpclient.Deliver(ctx, opts, smtpclient.Message{From: m.Envelope.From, To: rcpts, Body: body, Size: m.Size})
+		}})
 	for _, r := range res.Delivered {
 		lg.Infof("MID %d RID [%d] Response '%d %s'", m.MID, ridOf(m, rids, r.Rcpt), r.Code, r.Text)
 	}
 	if len(res.Delivered) > 0 {
-		done := make([]int, 0, len(res.Delivered))
+		ids := make([]int, 0, len(res.Delivered))
 		for _, r := range res.Delivered {
-			done = append(done, ridOf(m, rids, r.Rcpt))
+			ids = append(ids, ridOf(m, rids, r.Rcpt))
 		}
-		lg.Infof("Message done DCID %d MID %d to RID %v", dcid, m.MID, done)
+		lg.Infof("Message done DCID %d MID %d to RID %v", pc.dcid, m.MID, ids)
 	}
 	for _, r := range res.Rejected {
-		lg.Infof("Bounced: DCID %d MID %d to RID %d - %s - %d %s", dcid, m.MID, ridOf(m, rids, r.Rcpt), orStatus(r.Enhanced, "5.0.0"), r.Code, r.Text)
+		lg.Infof("Bounced: DCID %d MID %d to RID %d - %s - %d %s", pc.dcid, m.MID, ridOf(m, rids, r.Rcpt), orStatus(r.Enhanced, "5.0.0"), r.Code, r.Text)
 	}
 	if err != nil {
-		var ce *smtpclient.Error
-		if errors.As(err, &ce) && ce.Phase == "verify" {
-			lg.Infof("DCID %d TLS verification failed: %s", dcid, ce.Text)
-		} else if errors.As(err, &ce) && (ce.Phase == "starttls" || ce.Phase == "ehlo") && (level == smtpclient.Required || level == smtpclient.RequiredVerify) {
-			lg.Infof("DCID %d TLS was required but remote host did not initiate it: %s", dcid, ce.Text)
-		}
-		lg.Infof("DCID %d %s", dcid, strings.TrimSpace(err.Error()))
+		lg.Infof("DCID %d %s", pc.dcid, strings.TrimSpace(err.Error()))
 	}
-	lg.Infof("DCID %d close", dcid)
 	return res, err
 }
 
@@ -163,23 +218,6 @@ func splitHostPort(addr string) (string, string) {
 		return addr, "25"
 	}
 	return strings.Trim(addr[:i], "[]"), addr[i+1:]
-}
-
-// acquire takes a connection slot for a destination.
-func (d *Deliverer) acquire(domain string, limit int) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if limit > 0 && d.perDest[domain] >= limit {
-		return false
-	}
-	d.perDest[domain]++
-	return true
-}
-
-func (d *Deliverer) release(domain string) {
-	d.mu.Lock()
-	d.perDest[domain]--
-	d.mu.Unlock()
 }
 
 // alertRequiredTLS sends one alert per destination and hour when a required

@@ -70,6 +70,9 @@ type Options struct {
 	Timeouts smtpclient.Timeouts
 	// Port is the SMTP port of MX hosts (default 25).
 	Port int
+	// IdleTimeout is how long a connection is kept open for the next
+	// message of its destination (default DefaultIdleTimeout).
+	IdleTimeout time.Duration
 }
 
 // resolverFor returns the resolver the configuration names.
@@ -96,9 +99,14 @@ type Deliverer struct {
 	busy     map[queue.MID]bool
 	due      map[queue.MID]time.Time
 	attempts map[queue.MID]int
-	conns    int
-	perDest  map[string]int
+	conns    int // attempts in progress
 	alerted  map[string]time.Time
+
+	// Outbound connections (pool.go), under mu.
+	idle    map[string][]*conn // per destination, oldest first
+	open    map[string]int     // per destination: in use and idle
+	total   int                // all open connections
+	closing sync.WaitGroup     // connections being closed in the background
 }
 
 // New returns a deliverer; Run starts it.
@@ -112,14 +120,18 @@ func New(opts Options) *Deliverer {
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
 	return &Deliverer{opts: opts, wake: make(chan struct{}, 1), known: map[queue.MID]queue.Message{}, busy: map[queue.MID]bool{}, due: map[queue.MID]time.Time{},
-		attempts: map[queue.MID]int{}, perDest: map[string]int{}, alerted: map[string]time.Time{}}
+		attempts: map[queue.MID]int{}, alerted: map[string]time.Time{}, idle: map[string][]*conn{}, open: map[string]int{}}
 }
 
 // Apply switches to new settings for the next attempts. Deferred messages
 // are retried at once: a commit is usually the fix for what deferred them.
 func (d *Deliverer) Apply(s *Settings) {
 	d.settings.Store(s)
+	d.closeIdle() // connections follow the settings they were made under
 	d.mu.Lock()
 	clear(d.due)
 	d.mu.Unlock()
@@ -134,11 +146,16 @@ func (d *Deliverer) Notify() {
 	}
 }
 
-// Run delivers until ctx ends; in-flight attempts finish first.
+// Run delivers until ctx ends; in-flight attempts finish first, then the
+// idle connections are closed.
 func (d *Deliverer) Run(ctx context.Context) {
 	d.removeStaleStates()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		d.closeIdle()
+		d.closing.Wait()
+	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -246,7 +263,15 @@ const (
 	pending outcome = iota
 	delivered
 	bounced
+	// waiting: not tried, the concurrency limit was reached; the message
+	// is tried again as soon as a connection is free, without counting as
+	// an attempt.
+	waiting
 )
+
+// waitRetry is how soon a message that met the concurrency limit is looked
+// at again (a connection coming free wakes the scheduler earlier).
+const waitRetry = 250 * time.Millisecond
 
 // attempt tries every pending recipient of a message once.
 func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
@@ -288,7 +313,7 @@ func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
 		domains = append(domains, dom)
 	}
 	sort.Strings(domains)
-	var deferred []int
+	var deferred, waited []int
 	var lastErr string
 	for _, dom := range domains {
 		results := d.deliverDomain(ctx, s, m, dom, byDomain[dom], done)
@@ -299,6 +324,8 @@ func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
 			case bounced:
 				d.bounce(ctx, s, m, rid, r.status, r.text)
 				failed = append(failed, rid)
+			case waiting:
+				waited = append(waited, rid)
 			default:
 				deferred = append(deferred, rid)
 				lastErr = r.text
@@ -308,6 +335,13 @@ func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
 			done(failed)
 		}
 	}
+	if len(deferred) == 0 && len(waited) > 0 {
+		d.mu.Lock()
+		d.due[m.MID] = d.opts.Now().Add(waitRetry)
+		d.mu.Unlock()
+		return
+	}
+	deferred = append(deferred, waited...)
 	if len(deferred) > 0 {
 		age := d.opts.Now().Sub(m.Envelope.Received)
 		if age > time.Duration(s.Config.Delivery.MaxQueueLifetime) {

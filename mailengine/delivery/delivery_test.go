@@ -34,6 +34,10 @@ type peer struct {
 	got    []string // "rcpt|body"
 	tlsVer []uint16
 	reject map[string]*smtp.SMTPError
+	// sessions open now and the most at once (go-smtp starts a new session
+	// after STARTTLS), and every client address seen (one per connection)
+	active, maxActive int
+	remotes           map[string]bool
 }
 
 type peerSession struct {
@@ -67,17 +71,33 @@ func (s *peerSession) Data(r io.Reader) error {
 	}
 	return nil
 }
-func (s *peerSession) Reset()        { s.rcpts = nil }
-func (s *peerSession) Logout() error { return nil }
+func (s *peerSession) Reset() { s.rcpts = nil }
+func (s *peerSession) Logout() error {
+	s.p.mu.Lock()
+	s.p.active--
+	s.p.mu.Unlock()
+	return nil
+}
 
-// startPeer starts a peer; tlsCfg nil means no STARTTLS.
-func startPeer(t *testing.T, tlsCfg *tls.Config) *peer {
+// startPeer starts a peer; tlsCfg nil means no STARTTLS; edits change the
+// server before it starts.
+func startPeer(t *testing.T, tlsCfg *tls.Config, edits ...func(*smtp.Server)) *peer {
 	t.Helper()
-	p := &peer{reject: map[string]*smtp.SMTPError{}}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &peerSession{p: p, c: c}, nil }))
+	p := &peer{reject: map[string]*smtp.SMTPError{}, remotes: map[string]bool{}}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		p.mu.Lock()
+		p.remotes[c.Conn().RemoteAddr().String()] = true
+		p.active++
+		p.maxActive = max(p.maxActive, p.active)
+		p.mu.Unlock()
+		return &peerSession{p: p, c: c}, nil
+	}))
 	srv.Domain = "peer.test"
 	srv.TLSConfig = tlsCfg
 	srv.AllowInsecureAuth = true
+	for _, e := range edits {
+		e(srv)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	p.addr = ln.Addr().String()
@@ -108,8 +128,8 @@ type harness struct {
 	spool *queue.Spool
 	log   *maillog.Logger
 	cfg   *config.Config
-	now   time.Time
 	mu    sync.Mutex
+	shift time.Duration // the deliverer's clock runs this far ahead of the real one
 }
 
 func newHarness(t *testing.T, edit func(c *config.Config)) *harness {
@@ -125,10 +145,10 @@ func newHarness(t *testing.T, edit func(c *config.Config)) *harness {
 	c.Delivery.RetryInitial = config.Duration(50 * time.Millisecond)
 	c.Delivery.RetryMax = config.Duration(100 * time.Millisecond)
 	edit(c)
-	h := &harness{spool: spool, log: lg, cfg: c, now: time.Now()}
+	h := &harness{spool: spool, log: lg, cfg: c}
 	h.d = New(Options{Spool: spool, Log: lg, StateDir: filepath.Join(dir, "delivery"),
 		Timeouts: smtpclient.Timeouts{Connect: 2 * time.Second, Greeting: 5 * time.Second, Command: 5 * time.Second, Data: 5 * time.Second},
-		Now:      func() time.Time { h.mu.Lock(); defer h.mu.Unlock(); return h.now }})
+		Now:      func() time.Time { h.mu.Lock(); defer h.mu.Unlock(); return time.Now().Add(h.shift) }})
 	h.d.Apply(&Settings{Config: c, TLS: &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13, RootCAs: x509.NewCertPool()}})
 	return h
 }
@@ -181,10 +201,11 @@ func TestDeliversByRouteAndEmptiesTheQueue(t *testing.T) {
 	require.Eventually(t, func() bool { return len(p.received()) == 2 && h.spool.Count() == 0 }, 10*time.Second, 20*time.Millisecond)
 	assert.Contains(t, p.received()[0], "hello")
 	h.logContains(t, "New SMTP DCID 1 interface Auto address 127.0.0.1 port", "Delivery start DCID 1 MID", "Message done DCID 1 MID",
-		"DCID 1 close", "Message finished MID")
+		"Message finished MID", "DCID 1 close")
 	lines, err := h.log.Tail(100)
 	require.NoError(t, err)
-	order := []string{"New SMTP DCID 1", "Delivery start DCID 1", "Message done DCID 1", "DCID 1 close", "Message finished"}
+	// The connection waits DefaultIdleTimeout for another message before it closes.
+	order := []string{"New SMTP DCID 1", "Delivery start DCID 1", "Message done DCID 1", "Message finished", "DCID 1 close"}
 	i := 0
 	for _, l := range lines {
 		if i < len(order) && strings.Contains(l, order[i]) {
@@ -312,7 +333,7 @@ func TestExpiredMessageBounces(t *testing.T) {
 	h.queue(t, "alice@sender.test", "bob@example.net")
 	h.logContains(t, "Delayed: MID")
 	h.mu.Lock()
-	h.now = h.now.Add(2 * time.Hour)
+	h.shift = 2 * time.Hour
 	h.mu.Unlock()
 	h.d.Notify()
 	h.logContains(t, "- 5.4.7 - delivery time expired", "bounce MID")

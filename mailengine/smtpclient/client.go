@@ -52,10 +52,6 @@ type Options struct {
 	VerifyHostname bool        // PEER_CERT_FQDN: also check ServerName against the certificate (verify levels)
 	Timeouts       Timeouts
 	Events         func(Event) // optional: each step, for mail_logs
-	// Delivered, when set, is called with the recipients the peer accepted,
-	// right after its 250 to the final dot and before QUIT, so the caller can
-	// record them before anything else can fail.
-	Delivered func(rcpts []string)
 }
 
 // Timeouts bound each phase; a zero field takes its default.
@@ -93,6 +89,10 @@ type Message struct {
 	To   []string  // forward paths without brackets
 	Body io.Reader // the message, headers included; LF or CRLF line ends
 	Size int64     // size in bytes for SIZE= (0 = unknown, not sent)
+	// Delivered, when set, is called with the recipients the peer accepted,
+	// right after its 250 to the final dot and before anything else is
+	// sent, so the caller can record them before anything else can fail.
+	Delivered func(rcpts []string)
 }
 
 // RcptResult is the outcome for one recipient: its RCPT reply, or, for a
@@ -124,6 +124,46 @@ type Result struct {
 // Deliver connects to o.Addr and delivers m with the TLS level o.Level. See
 // the package documentation for the levels and Result for the outcome.
 func Deliver(ctx context.Context, o Options, m Message) (Result, error) {
+	if err := validateMessage(&m); err != nil {
+		return Result{}, &Error{Phase: "config", Addr: o.Addr, Text: err.Error(), Err: err}
+	}
+	c, res, err := Dial(ctx, o)
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	return c.Send(m)
+}
+
+// Probe connects, greets and negotiates TLS at o.Level exactly as Deliver
+// would, then quits without sending mail: what tlsverify shows. The result
+// carries the TLS state and the verification outcome.
+func Probe(ctx context.Context, o Options) (Result, error) {
+	c, res, err := Dial(ctx, o)
+	if err != nil {
+		return res, err
+	}
+	c.Close()
+	return res, nil
+}
+
+// Conn is an open session with a server, past the greeting, EHLO and the
+// TLS level, ready for mail transactions: Send delivers one message, and
+// can be called again for the next one while Usable. Close ends the
+// session. A Conn is not safe for concurrent use.
+type Conn struct {
+	s      *session
+	stop   func() bool // detaches the context's close
+	closed bool
+	sent   int
+}
+
+// Dial connects to o.Addr, reads the greeting, says EHLO (or HELO) and
+// applies the TLS level o.Level. The Result carries the TLS state and the
+// verification outcome; on failure it says whether a retry in clear may
+// follow (FallbackClear), and the connection is already closed. Cancelling
+// ctx closes the connection at any time, also between messages.
+func Dial(ctx context.Context, o Options) (*Conn, Result, error) {
 	if o.Level == "" {
 		o.Level = None
 	}
@@ -131,16 +171,71 @@ func Deliver(ctx context.Context, o Options, m Message) (Result, error) {
 	if o.HELO == "" {
 		o.HELO = "localhost"
 	}
-	if err := validate(&o, &m); err != nil {
-		return Result{}, &Error{Phase: "config", Addr: o.Addr, Text: err.Error(), Err: err}
+	if err := validateOptions(&o); err != nil {
+		return nil, Result{}, &Error{Phase: "config", Addr: o.Addr, Text: err.Error(), Err: err}
 	}
 	s := &session{o: &o, ctx: ctx}
-	err := s.run(m)
+	if err := s.dial(); err != nil {
+		return nil, s.res, withText(err)
+	}
+	c := &Conn{s: s, stop: context.AfterFunc(ctx, func() { s.raw.Close() })}
+	if err := s.open(); err != nil {
+		c.Close()
+		return nil, s.res, withText(err)
+	}
+	return c, s.connResult(), nil
+}
+
+// Send delivers m over the connection: MAIL, RCPT and DATA (after an RSET
+// when the previous transaction did not end with the final dot). See Result
+// for the outcome. An *Error in phase "rset" or "mail" without a reply code
+// on a connection that already carried a message means the server had
+// closed it meanwhile: nothing of m was transmitted.
+func (c *Conn) Send(m Message) (Result, error) {
+	s := c.s
+	if c.closed || s.broken {
+		return s.connResult(), &Error{Phase: "mail", Addr: s.o.Addr, Temporary: true, Err: errors.New("the connection is closed")}
+	}
+	if err := validateMessage(&m); err != nil {
+		return s.connResult(), &Error{Phase: "config", Addr: s.o.Addr, Text: err.Error(), Err: err}
+	}
+	s.res = s.connResult()
+	c.sent++
+	err := s.reset()
+	if err == nil {
+		err = s.transaction(m)
+	}
+	return s.res, withText(err)
+}
+
+// Usable reports whether another Send may follow: the session is open and
+// in a known state.
+func (c *Conn) Usable() bool { return !c.closed && !c.s.broken }
+
+// Sent is the number of Send calls made on the connection.
+func (c *Conn) Sent() int { return c.sent }
+
+// Close sends QUIT (unless the session is broken) and closes the
+// connection. It is safe to call more than once.
+func (c *Conn) Close() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.s.quit()
+	c.stop()
+	c.s.raw.Close()
+	c.s.emit(Closed, "", nil)
+}
+
+// withText fills an *Error's Text from its cause when there was no reply,
+// so Text always says what failed, for logs and bounces.
+func withText(err error) error {
 	var e *Error
 	if errors.As(err, &e) && e.Code == 0 && e.Text == "" && e.Err != nil {
-		e.Text = e.Err.Error() // no reply: Text still says what failed, for logs and bounces
+		e.Text = e.Err.Error()
 	}
-	return s.res, err
+	return err
 }
 
 func validateOptions(o *Options) error {
@@ -156,18 +251,12 @@ func validateOptions(o *Options) error {
 	return nil
 }
 
-func validate(o *Options, m *Message) error {
-	if err := validateOptions(o); err != nil {
-		return err
-	}
+func validateMessage(m *Message) error {
 	if len(m.To) == 0 {
 		return errors.New("no recipients")
 	}
 	if m.Body == nil {
 		return errors.New("no message body")
-	}
-	if bad(o.HELO) || o.HELO == "" {
-		return fmt.Errorf("HELO name %q is not usable", o.HELO)
 	}
 	if bad(m.From) {
 		return fmt.Errorf("sender %q contains a space, a control character or angle brackets", m.From)
@@ -190,8 +279,12 @@ type session struct {
 	o   *Options
 	ctx context.Context
 	res Result
-	// probe stops after TLS: no mail transaction (Probe).
-	probe bool
+	// broken: the connection failed or the server is closing it; no QUIT,
+	// no further transaction.
+	broken bool
+	// dirty: the last transaction did not end with the final dot's reply,
+	// so the next one starts with RSET.
+	dirty bool
 
 	raw   net.Conn // the TCP connection
 	conn  net.Conn // raw or the *tls.Conn over it
@@ -209,17 +302,8 @@ func (s *session) emit(k EventKind, detail string, st *tls.ConnectionState) {
 	}
 }
 
-func (s *session) run(m Message) error {
-	if err := s.dial(); err != nil {
-		return err
-	}
-	stop := context.AfterFunc(s.ctx, func() { s.raw.Close() })
-	defer func() {
-		stop()
-		s.raw.Close()
-		s.emit(Closed, "", nil)
-	}()
-
+// open reads the greeting, says hello and applies the TLS level.
+func (s *session) open() error {
 	s.phase = "greeting"
 	r, err := s.read(s.o.Timeouts.Greeting)
 	if err != nil {
@@ -229,47 +313,35 @@ func (s *session) run(m Message) error {
 		// A refusing greeting (554) is a reason to try another host, not to
 		// bounce: temporary whatever its class, as Postfix's
 		// smtp_skip_5xx_greeting does.
-		s.quit()
 		return s.replyErr(r, nil, true)
 	}
 	if err := s.hello(); err != nil {
 		return err
 	}
-	if err := s.startTLS(); err != nil {
-		return err
-	}
-	if s.probe {
-		s.quit()
-		return nil
-	}
-	if err := s.transaction(m); err != nil {
-		return err
-	}
-	s.quit()
-	return nil
+	return s.startTLS()
 }
 
-// Probe connects, greets and negotiates TLS at o.Level exactly as Deliver
-// would, then quits without sending mail: what tlsverify shows. The result
-// carries the TLS state and the verification outcome.
-func Probe(ctx context.Context, o Options) (Result, error) {
-	if o.Level == "" {
-		o.Level = None
+// connResult is a Result with only the connection's part: TLS and verification.
+func (s *session) connResult() Result {
+	return Result{TLS: s.res.TLS, Verified: s.res.Verified, VerifyErr: s.res.VerifyErr, FallbackClear: s.res.FallbackClear}
+}
+
+// reset sends RSET when the previous transaction left the session dirty.
+func (s *session) reset() error {
+	if !s.dirty {
+		return nil
 	}
-	o.Timeouts = o.Timeouts.withDefaults()
-	if o.HELO == "" {
-		o.HELO = "localhost"
+	s.phase = "rset"
+	r, err := s.cmd(s.o.Timeouts.Command, "RSET")
+	if err != nil {
+		return err
 	}
-	if err := validateOptions(&o); err != nil {
-		return Result{}, &Error{Phase: "config", Addr: o.Addr, Text: err.Error(), Err: err}
+	if r.Code != 250 {
+		s.broken = true // unknown state: the connection is not reused
+		return s.replyErr(r, errors.New("RSET was refused"), true)
 	}
-	s := &session{o: &o, ctx: ctx, probe: true}
-	err := s.run(Message{})
-	var e *Error
-	if errors.As(err, &e) && e.Code == 0 && e.Text == "" && e.Err != nil {
-		e.Text = e.Err.Error()
-	}
-	return s.res, err
+	s.dirty = false
+	return nil
 }
 
 func (s *session) dial() error {
@@ -304,6 +376,7 @@ func (s *session) dial() error {
 
 // ioErr wraps a failure to talk to the server in the current phase.
 func (s *session) ioErr(err error, timeout time.Duration, what string) *Error {
+	s.broken = true
 	var ne net.Error
 	switch {
 	case s.ctx.Err() != nil:
@@ -330,11 +403,13 @@ func (s *session) read(timeout time.Duration) (reply, error) {
 	r, err := readReply(s.br)
 	if err != nil {
 		if errors.Is(err, errMalformed) {
+			s.broken = true
 			return reply{}, &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: err}
 		}
 		return reply{}, s.ioErr(err, timeout, s.phase+" reply")
 	}
 	if r.Code == 421 {
+		s.broken = true
 		return r, s.replyErr(r, errors.New("the server is closing the connection"), true)
 	}
 	return r, nil
@@ -365,7 +440,6 @@ func (s *session) hello() error {
 		return nil
 	}
 	if r.Code < 500 {
-		s.quit()
 		return s.replyErr(r, nil, false)
 	}
 	s.phase = "helo"
@@ -375,7 +449,6 @@ func (s *session) hello() error {
 		return err
 	}
 	if r.Code != 250 {
-		s.quit()
 		return s.replyErr(r, nil, false)
 	}
 	return nil
@@ -402,7 +475,6 @@ func (s *session) startTLS() error {
 			err = fmt.Errorf("%w (the server does not support ESMTP)", ErrNoSTARTTLS)
 		}
 		s.emit(TLSDeferred, err.Error(), nil)
-		s.quit()
 		return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: err}
 	}
 	r, err := s.cmd(s.o.Timeouts.Command, "STARTTLS")
@@ -415,7 +487,6 @@ func (s *session) startTLS() error {
 			return nil // still in clear, same session: no new EHLO needed
 		}
 		s.emit(TLSDeferred, ErrSTARTTLSRefused.Error(), nil)
-		s.quit()
 		return s.replyErr(r, ErrSTARTTLSRefused, true)
 	}
 
@@ -433,6 +504,7 @@ func (s *session) startTLS() error {
 		if s.ctx.Err() != nil {
 			return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: s.ctx.Err()}
 		}
+		s.broken = true // no QUIT in clear over a failed handshake
 		te := tlsFailure(err, s.o.Timeouts.Command)
 		s.emit(TLSDeferred, te.Reason, nil)
 		s.res.FallbackClear = !lvl.requires()
@@ -452,7 +524,6 @@ func (s *session) startTLS() error {
 			s.emit(CertUnverified, err.Error(), nil)
 			if lvl == RequiredVerify {
 				s.emit(TLSDeferred, err.Error(), nil)
-				s.quit()
 				return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: err}
 			}
 		} else {
@@ -469,7 +540,6 @@ func (s *session) transaction(m Message) error {
 	mail := "MAIL FROM:<" + m.From + ">"
 	if v, ok := s.ext["SIZE"]; ok {
 		if limit, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && limit > 0 && m.Size > limit {
-			s.quit()
 			return &Error{Phase: s.phase, Addr: s.o.Addr, Enhanced: "5.3.4",
 				Err: fmt.Errorf("message size %d exceeds the server's limit of %d (SIZE)", m.Size, limit)}
 		}
@@ -507,7 +577,7 @@ func (s *session) transaction(m Message) error {
 				}
 			}
 		}
-		s.quit()
+		s.dirty = true
 		return s.replyErr(r, nil, false)
 	}
 
@@ -533,6 +603,7 @@ func (s *session) transaction(m Message) error {
 		}
 	}
 	if len(accepted) == 0 {
+		s.dirty = true
 		return nil
 	}
 
@@ -542,6 +613,7 @@ func (s *session) transaction(m Message) error {
 		return err
 	}
 	if r.Code != 354 {
+		s.dirty = true
 		s.emit(DataReply, r.String(), nil)
 		s.sortAccepted(accepted, r)
 		return nil
@@ -551,7 +623,9 @@ func (s *session) transaction(m Message) error {
 	if _, err := io.Copy(w, &deadlineReader{r: m.Body, conn: s.conn, d: dt}); err != nil {
 		var rerr *bodyReadError
 		if errors.As(err, &rerr) {
-			// Our side failed: the server must not get a partial message.
+			// Our side failed: the server must not get a partial message,
+			// so the connection is dropped without the final dot.
+			s.broken = true
 			return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: fmt.Errorf("reading the message: %w", rerr.err)}
 		}
 		return s.ioErr(err, dt, "sending the message")
@@ -566,8 +640,8 @@ func (s *session) transaction(m Message) error {
 	}
 	s.emit(DataReply, r.String(), nil)
 	s.sortAccepted(accepted, r)
-	if r.positive() && s.o.Delivered != nil {
-		s.o.Delivered(accepted)
+	if r.positive() && m.Delivered != nil {
+		m.Delivered(accepted)
 	}
 	return nil
 }
@@ -602,7 +676,7 @@ func (s *session) send(timeout time.Duration, line string) error {
 
 // quit sends QUIT and waits briefly for its reply; errors are ignored.
 func (s *session) quit() {
-	if s.ctx.Err() != nil {
+	if s.broken || s.ctx.Err() != nil {
 		return
 	}
 	d := min(s.o.Timeouts.Command, 10*time.Second)

@@ -1,6 +1,9 @@
-// Package smtpclient delivers one message to one SMTP server over a
-// connection it opens, with the appliance's outbound TLS levels (none,
-// preferred, required, preferred-verify, required-verify).
+// Package smtpclient delivers messages to an SMTP server with the
+// appliance's outbound TLS levels (none, preferred, required,
+// preferred-verify, required-verify): Deliver sends one message over a
+// connection of its own; Dial opens a Conn that carries several messages
+// one after the other (Send), which is how the delivery engine reuses
+// connections.
 //
 // It is a small client on net/textproto and crypto/tls rather than
 // go-smtp's, because go-smtp's client cannot do opportunistic STARTTLS.
@@ -40,7 +43,10 @@
 // and a permanent failure without sending MAIL when the message is larger
 // than the server's limit; MAIL and all RCPTs in one write when PIPELINING is
 // advertised; DATA with dot-stuffing and bare LF turned into CRLF; QUIT at
-// the end, its errors ignored. A 421 reply at any point is a temporary
-// failure of the attempt. Every step has a deadline from Options.Timeouts,
+// the end, its errors ignored. On a Conn, the next transaction follows the
+// final dot's reply directly, and starts with RSET when the previous one
+// ended early (MAIL refused, every RCPT refused, DATA refused); after an I/O
+// error, a malformed reply or a 421 the Conn is no longer Usable. A 421
+// reply at any point is a temporary failure of the attempt. Every step has a deadline from Options.Timeouts,
 // and cancelling the context closes the connection.
 package smtpclient

@@ -31,6 +31,7 @@ type peerOpts struct {
 	rcpt       map[string]string // recipient → reply; default "250 2.1.5 Ok"
 	dataReply  string            // reply to the final dot; default "250 2.0.0 Ok: queued as 1234"
 	silent     bool              // never greet
+	closeAfter int               // close the connection after this many messages (0 = never)
 }
 
 // peerSession records what one connection did.
@@ -39,7 +40,8 @@ type peerSession struct {
 	tls       *tls.ConnectionState
 	pipelined bool     // the RCPT lines were already buffered when MAIL was read
 	rawBody   []string // DATA lines as on the wire (dot-stuffed), final "." excluded
-	body      string   // the un-stuffed body, CRLF line ends
+	body      string   // the un-stuffed body, CRLF line ends (the last message's)
+	bodies    []string // every message's un-stuffed body, in order
 }
 
 type peer struct {
@@ -86,6 +88,7 @@ func (p *peer) sessions() []peerSession {
 	for i, s := range p.sess {
 		out[i] = *s
 		out[i].cmds = append([]string(nil), s.cmds...)
+		out[i].bodies = append([]string(nil), s.bodies...)
 	}
 	return out
 }
@@ -200,8 +203,12 @@ func (p *peer) serve(c net.Conn) {
 				raw = append(raw, l)
 				body.WriteString(strings.TrimPrefix(l, ".") + "\r\n")
 			}
-			p.record(func() { s.rawBody, s.body = raw, body.String() })
+			p.record(func() { s.rawBody, s.body, s.bodies = raw, body.String(), append(s.bodies, body.String()) })
 			reply = or(p.o.dataReply, "250 2.0.0 Ok: queued as 1234")
+			if p.o.closeAfter > 0 && len(s.bodies) >= p.o.closeAfter {
+				_ = w.PrintfLine("%s", reply)
+				return // as a server whose idle timer fired before the next MAIL
+			}
 		case "RSET", "NOOP":
 			reply = "250 2.0.0 Ok"
 		case "QUIT":

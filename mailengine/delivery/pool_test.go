@@ -1,0 +1,142 @@
+package delivery
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"relaybox/config"
+)
+
+func (p *peer) counts() (conns, active, maxActive int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.remotes), p.active, p.maxActive
+}
+
+// deliverOne queues a message and waits until the peer has it and the queue is empty.
+func (h *harness) deliverOne(t *testing.T, p *peer) {
+	t.Helper()
+	n := len(p.received())
+	h.queue(t, "alice@sender.test", "bob@example.net")
+	require.Eventually(t, func() bool { return len(p.received()) == n+1 && h.spool.Count() == 0 }, 10*time.Second, 10*time.Millisecond)
+}
+
+func (h *harness) logLines(t *testing.T) string {
+	t.Helper()
+	lines, err := h.log.Tail(1000)
+	require.NoError(t, err)
+	return strings.Join(lines, "\n")
+}
+
+func TestNextMessageReusesTheConnection(t *testing.T) {
+	p := startPeer(t, &tls.Config{Certificates: []tls.Certificate{selfSigned(t, "peer.test")}})
+	h := newHarness(t, func(c *config.Config) {
+		route("example.net", p.addr)(c)
+		c.Destinations.Default.TLS = config.DestTLSPreferred
+	})
+	h.d.opts.IdleTimeout = time.Minute
+	h.run(t)
+	for range 3 {
+		h.deliverOne(t, p)
+	}
+	conns, _, _ := p.counts()
+	assert.Equal(t, 1, conns, "three messages over one connection")
+	logs := h.logLines(t)
+	assert.Equal(t, 1, strings.Count(logs, "New SMTP DCID"), logs)
+	assert.Equal(t, 1, strings.Count(logs, "TLS success"), "one handshake: %s", logs)
+	for _, mid := range []string{"MID 1", "MID 2", "MID 3"} {
+		assert.Contains(t, logs, "Delivery start DCID 1 "+mid+" to RID [0]")
+		assert.Contains(t, logs, "Message done DCID 1 "+mid+" to RID [0]")
+	}
+	assert.NotContains(t, logs, "DCID 1 close", "the connection waits for the next message")
+	p.mu.Lock()
+	assert.Equal(t, []uint16{tls.VersionTLS13, tls.VersionTLS13, tls.VersionTLS13}, p.tlsVer, "every message over TLS")
+	p.mu.Unlock()
+
+	// A commit closes it: connections follow the settings they were made under.
+	h.d.Apply(&Settings{Config: h.cfg, TLS: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}})
+	h.logContains(t, "DCID 1 close")
+	require.Eventually(t, func() bool { _, active, _ := p.counts(); return active == 0 }, 5*time.Second, 10*time.Millisecond, "the peer saw the connection end")
+	h.deliverOne(t, p)
+	conns, _, _ = p.counts()
+	assert.Equal(t, 2, conns, "the next message needs a new connection")
+	assert.Contains(t, h.logLines(t), "Delivery start DCID 2 MID 4")
+}
+
+func TestMessagesPerConnectionLimit(t *testing.T) {
+	p := startPeer(t, nil)
+	h := newHarness(t, func(c *config.Config) {
+		route("example.net", p.addr)(c)
+		c.Destinations.Domains = []config.DestPolicy{{Domain: "example.net", TLS: config.DestTLSNone, MaxMessagesPerConnection: 2}}
+	})
+	h.d.opts.IdleTimeout = time.Minute
+	h.run(t)
+	for range 5 {
+		h.deliverOne(t, p)
+	}
+	conns, _, _ := p.counts()
+	assert.Equal(t, 3, conns, "5 messages at 2 per connection")
+	logs := h.logLines(t)
+	assert.Contains(t, logs, "DCID 1 close")
+	assert.Contains(t, logs, "DCID 2 close")
+	assert.NotContains(t, logs, "DCID 3 close", "the third connection carried one message and waits for another")
+	assert.Less(t, strings.Index(logs, "Message done DCID 1 MID 2"), strings.Index(logs, "DCID 1 close"))
+	assert.Less(t, strings.Index(logs, "DCID 1 close"), strings.Index(logs, "New SMTP DCID 2"))
+}
+
+func TestIdleConnectionIsClosed(t *testing.T) {
+	p := startPeer(t, nil)
+	h := newHarness(t, route("example.net", p.addr))
+	h.d.opts.IdleTimeout = 200 * time.Millisecond
+	h.run(t)
+	h.deliverOne(t, p)
+	h.logContains(t, "DCID 1 close")
+	require.Eventually(t, func() bool { _, active, _ := p.counts(); return active == 0 }, 5*time.Second, 10*time.Millisecond)
+	h.deliverOne(t, p)
+	conns, _, _ := p.counts()
+	assert.Equal(t, 2, conns)
+}
+
+func TestConnectionClosedByThePeerIsReplaced(t *testing.T) {
+	// The peer drops idle sessions (go-smtp says "421 4.4.2 Idle timeout").
+	p := startPeer(t, nil, func(s *smtp.Server) { s.ReadTimeout = 150 * time.Millisecond })
+	h := newHarness(t, route("example.net", p.addr))
+	h.d.opts.IdleTimeout = time.Minute
+	h.run(t)
+	h.deliverOne(t, p)
+	require.Eventually(t, func() bool { _, active, _ := p.counts(); return active == 0 }, 5*time.Second, 10*time.Millisecond, "the peer dropped the idle connection")
+	h.deliverOne(t, p)
+	conns, _, _ := p.counts()
+	assert.Equal(t, 2, conns)
+	logs := h.logLines(t)
+	assert.NotContains(t, logs, "Delayed:", "a stale connection is not a delivery failure")
+	assert.Contains(t, logs, "Delivery start DCID 2 MID 2")
+	assert.Less(t, strings.Index(logs, "DCID 1 close"), strings.Index(logs, "New SMTP DCID 2"))
+}
+
+func TestDestinationConcurrencyLimitQueuesWithoutDeferring(t *testing.T) {
+	p := startPeer(t, nil)
+	h := newHarness(t, func(c *config.Config) {
+		route("example.net", p.addr)(c)
+		c.Destinations.Domains = []config.DestPolicy{{Domain: "example.net", TLS: config.DestTLSNone, MaxConnections: 1}}
+		c.Delivery.RetryInitial = config.Duration(time.Hour) // a deferral would stall the test
+		c.Delivery.RetryMax = config.Duration(time.Hour)
+	})
+	h.run(t)
+	for range 8 {
+		h.queue(t, "alice@sender.test", "bob@example.net")
+	}
+	if !assert.Eventually(t, func() bool { return len(p.received()) == 8 && h.spool.Count() == 0 }, 20*time.Second, 10*time.Millisecond) {
+		t.Fatalf("%d of 8 delivered, %d queued; mail_logs:\n%s", len(p.received()), h.spool.Count(), h.logLines(t))
+	}
+	_, _, maxActive := p.counts()
+	assert.Equal(t, 1, maxActive, "never more than the destination's one connection")
+	assert.NotContains(t, h.logLines(t), "Delayed:", "waiting for a connection is not a deferral")
+}
