@@ -5,10 +5,9 @@
 # gives the new answer. Relaybox: `relaybox cli` + commit. Postfix: `postconf -e` + `postfix reload`.
 # Usage: scripts/bench-commit-to-effect.sh BIN [ROUNDS]   (loopback only; needs openssl and postfix)
 set -euo pipefail
+source "$(dirname "$0")/lib/bench.sh" # freeport, now, postfix_master_cf
 BIN=$(readlink -f "$1"); ROUNDS=${2:-20}
 work=$(mktemp -d); chmod 755 "$work"; trap 'postfix -c "$work/pf" stop >/dev/null 2>&1 || true; kill $rbpid 2>/dev/null || true; rm -rf "$work"' EXIT
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s%N; }
 tls13() { timeout 5 openssl s_client -brief -connect "127.0.0.1:$1" -starttls smtp -name probe.test -tls1_3 </dev/null 2>&1 | grep -q 'Protocol version: TLSv1.3'; }
 # wait_for PORT WANT(yes|no): poll until a TLS 1.3 handshake succeeds (yes) or fails (no).
 wait_for() { for _ in $(seq 1 2000); do if tls13 "$1"; then [ "$2" = yes ] && return 0; else [ "$2" = no ] && return 0; fi; done; echo "timed out" >&2; exit 1; }
@@ -28,9 +27,7 @@ done
 # Postfix (same shape as testing-tools.md: own config, queue and data directories, chroot off)
 pf=$work/pf; pp=$(freeport); mkdir -p "$pf" "$work/pfq" "$work/pfd"; chown postfix "$work/pfd"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=probe.test -keyout "$pf/key.pem" -out "$pf/cert.pem" 2>/dev/null
-cp /etc/postfix/master.cf "$pf/master.cf" 2>/dev/null || cp /usr/share/postfix/master.cf.dist "$pf/master.cf"
-sed -i -E 's/^(smtp +inet .*)$/#\1/' "$pf/master.cf"; sed -i -E 's/^([a-z]+ +(unix|fifo|pass) +[-n] +[-n] +)[-yn]/\1n/' "$pf/master.cf"
-echo "127.0.0.1:$pp inet n - n - - smtpd" >> "$pf/master.cf"
+postfix_master_cf "$pf" "$pp"
 cat > "$pf/main.cf" <<CF
 compatibility_level = 3.6
 myhostname = bench.localdomain

@@ -23,32 +23,17 @@
 # Usage: scripts/bench-e2e.sh BIN [MESSAGES] [ROUNDS]   (defaults 10000 and 3; MODES="plain starttls"
 # to choose; loopback only; needs go, postfix (smtp-source, smtp-sink), openssl and python3)
 set -euo pipefail
+source "$(dirname "$0")/lib/bench.sh"
 [ $# -ge 1 ] || { echo "usage: $0 BIN [MESSAGES] [ROUNDS]" >&2; exit 2; }
 BIN=$(readlink -f "$1"); N=${2:-10000}; ROUNDS=${3:-3}; MODES=${MODES:-plain starttls}
 WARM=1000; SESSIONS=20; SIZE=4096; FROM=load@loadgen.test; TO=sink@example.test; HELO=loadgen.test
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-900} # seconds allowed for a queue to drain after the load
 (( ROUNDS >= 3 )) || { echo "ROUNDS must be at least 3" >&2; exit 2; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d); chmod 755 "$work" # the postfix user must reach data_directory below it
-rbpid=""; sinkpid=""; pfdir=""; pflogs=()
-cleanup() {
-  set +e
-  [ -n "$rbpid" ] && { kill "$rbpid"; wait "$rbpid"; } 2>/dev/null
-  [ -n "$pfdir" ] && postfix_stop
-  [ -n "$sinkpid" ] && { kill "$sinkpid"; wait "$sinkpid"; } 2>/dev/null
-  rm -rf "$work" "${pflogs[@]}"
-  return 0
-}
-trap cleanup EXIT
+bench_init bench-e2e # sets root, work, rbpid, sinkpid, pfdir, pflogs
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s%N; }
-die() { echo "bench-e2e: $*" >&2; exit 1; }
-wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; die "nothing listens on 127.0.0.1:$1"; }
-rate() { awk -v n="$1" -v ns="$2" 'BEGIN { printf "%.1f\n", n / (ns / 1e9) }'; }
-
-(cd "$root" && go build -o "$work/smtpload" ./cmd/smtpload)
+build_smtpload
 
 # The STARTTLS sink: accepts everything, discards it, prints "mesg=N\r" after each message (the
 # format of `smtp-sink -c`, so one counter reader serves both sinks).
@@ -184,7 +169,6 @@ sink_start() {
   fi
   wait_port "$sinkport"
 }
-sink_stop() { kill "$sinkpid" 2>/dev/null || true; wait "$sinkpid" 2>/dev/null || true; sinkpid=""; }
 # sink_count: messages the sink has received so far.
 sink_count() { tail -c 64 "$work/sink.out" | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2 | grep . || echo 0; }
 # wait_sink COUNT: poll until the sink has COUNT messages (dies on a timeout or overshoot).
@@ -199,25 +183,11 @@ wait_sink() {
   done
 }
 
-# load MODE PORT COUNT: send COUNT messages; every one must be accepted.
-load() {
-  if [ "$1" = plain ]; then
-    smtp-source -s "$SESSIONS" -l "$SIZE" -m "$3" -f "$FROM" -t "$TO" -M "$HELO" "127.0.0.1:$2" 2>"$work/load.err" ||
-      die "smtp-source failed: $(head -5 "$work/load.err")"
-    [ -s "$work/load.err" ] && die "smtp-source reported errors: $(head -5 "$work/load.err")"
-  else
-    "$work/smtpload" -addr "127.0.0.1:$2" -sessions "$SESSIONS" -messages "$3" -size "$SIZE" -starttls \
-      -from "$FROM" -to "$TO" -helo "$HELO" >"$work/load.out" 2>"$work/load.err" ||
-      die "smtpload failed: $(cat "$work/load.out") $(head -5 "$work/load.err")"
-  fi
-  return 0
-}
-
 # timed MODE PORT: warm-up until delivered, then the timed run; sets e2e and acc (msgs/s).
 timed() {
   local t0 t1 t2
-  load "$1" "$2" "$WARM"; wait_sink "$WARM"
-  t0=$(now); load "$1" "$2" "$N"; t1=$(now); wait_sink $((WARM + N)); t2=$(now)
+  send_load "$1" "$2" "$WARM"; wait_sink "$WARM"
+  t0=$(now); send_load "$1" "$2" "$N"; t1=$(now); wait_sink $((WARM + N)); t2=$(now)
   e2e=$(rate "$N" $((t2 - t0))); acc=$(rate "$N" $((t1 - t0)))
 }
 
@@ -227,10 +197,7 @@ rbq() { printf 'workqueue status\n' | "$BIN" cli --data "$1" | sed -n 's/^Messag
 relaybox_round() {
   local d p1 n tls=none
   sink_start "$1"
-  d=$(mktemp -d "$work/rb.XXXX"); p1=$(freeport)
-  RELAYBOX_ADMIN_PASSWORD=bench RELAYBOX_RESOLVER=127.0.0.1:1 "$BIN" serve --data "$d" --domains example.test --smtp-port "$p1" \
-    --submission-port "$(freeport)" --https-port "$(freeport)" --ssh-port "$(freeport)" >"$work/rb.log" 2>&1 & rbpid=$!
-  for _ in $(seq 200); do [ -S "$d/relaybox.sock" ] && break; sleep 0.05; done
+  relaybox_start; d=$rbdir; p1=$rbport
   [ "$1" = starttls ] && tls=preferred
   printf '%s\n' "smtproutes new example.test 127.0.0.1:$sinkport" \
     'listenerconfig edit IncomingMail limits 10485760 100 1000' 'sslconfig inbound methods 1-2' \
@@ -257,48 +224,19 @@ relaybox_round() {
     [ -n "$rbin" ] || die "relaybox logged no inbound TLS"
     (( rboutconns > 0 )) || die "relaybox did not deliver over TLS"
   fi
-  kill "$rbpid"; wait "$rbpid" || die "relaybox exited with an error: $(tail -5 "$work/rb.log")"
-  rbpid=""; rm -rf "$d"; sink_stop
+  relaybox_stop; sink_stop
 }
 
 # postfix_start MODE: a fresh throwaway Postfix relaying to the sink; sets pfdir, pfport, pfq, pflog.
+# starttls: TLS in (this script's certificate) and opportunistic TLS out, both logged.
 postfix_start() {
-  local id=$1-$RANDOM
-  pfdir=$work/pf-$id; pfq=$work/pfq-$id; pfport=$(freeport)
-  pflog=/var/log/relaybox-bench-e2e-$$-$id.log; pflogs+=("$pflog")
-  mkdir -p "$pfdir" "$pfq" "$work/pfd-$id"; chown postfix "$work/pfd-$id"
-  cp /etc/postfix/master.cf "$pfdir/master.cf" 2>/dev/null || cp /usr/share/postfix/master.cf.dist "$pfdir/master.cf"
-  sed -i -E 's/^(smtp +inet .*)$/#\1/' "$pfdir/master.cf"
-  sed -i -E 's/^([a-z]+ +(unix|fifo|pass) +[-n] +[-n] +)[-yn]/\1n/' "$pfdir/master.cf" # chroot off
-  echo "127.0.0.1:$pfport inet n - n - - smtpd" >>"$pfdir/master.cf"
-  cat >"$pfdir/main.cf" <<CF
-compatibility_level = 3.6
-myhostname = bench.localdomain
-queue_directory = $pfq
-data_directory = $work/pfd-$id
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mydestination =
-mynetworks = 127.0.0.0/8
-relayhost = [127.0.0.1]:$sinkport
-smtpd_peername_lookup = no
-smtp_dns_support_level = disabled
-in_flow_delay = 0
-maillog_file = $pflog
-CF
+  postfix_prepare "$1-$RANDOM" "$sinkport"
   if [ "$1" = starttls ]; then
     printf 'smtpd_tls_security_level = may\nsmtpd_tls_loglevel = 1\nsmtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n' \
       "$work/cert.pem" "$work/key.pem" >>"$pfdir/main.cf"
     printf 'smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n' >>"$pfdir/main.cf"
   fi
-  postfix -c "$pfdir" start >/dev/null 2>&1 || die "postfix did not start (its fatal errors go to syslog)"
-  wait_port "$pfport"
-}
-
-postfix_stop() {
-  postfix -c "$pfdir" stop >/dev/null 2>&1 || true
-  for _ in $(seq 100); do postfix -c "$pfdir" status >/dev/null 2>&1 || break; sleep 0.05; done
-  sleep 0.2; pfdir="" # postlogd writes its last lines after master has gone
+  postfix_launch
 }
 
 # postfix_round MODE: fresh sink and Postfix; sets e2e, acc.
@@ -322,8 +260,6 @@ postfix_round() {
   fi
   sink_stop
 }
-
-stats() { sort -n | awk '{a[NR]=$1} END {printf "%s %s %s\n", a[int((NR+1)/2)], a[1], a[NR]}'; }
 
 declare -A med lo hi
 for mode in $MODES; do
