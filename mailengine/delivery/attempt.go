@@ -33,6 +33,13 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Mess
 	if err != nil {
 		d.unreserve(domain)
 		d.opts.Log.Infof("MID %d %v", m.MID, err)
+		var le *lookupError
+		if errors.As(err, &le) && le.permanent {
+			for _, rid := range rids {
+				d.opts.Log.Infof("Bounced: MID %d to RID %d - 5.4.4 - %v", m.MID, rid, err)
+			}
+			return outcomeAll(rids, rcptResult{outcome: bounced, status: "5.4.4", text: err.Error()})
+		}
 		return outcomeAll(rids, rcptResult{outcome: pending, text: err.Error()})
 	}
 	level := smtpclient.Level(policy.TLS)

@@ -42,9 +42,11 @@ type Log interface {
 	Warningf(format string, args ...any)
 }
 
-// Resolver finds the MX hosts of a domain.
+// Resolver finds the MX hosts of a domain and the addresses of a host
+// (*net.Resolver is one).
 type Resolver interface {
 	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
 }
 
 // Settings is what delivery takes from the committed configuration.
@@ -401,40 +403,85 @@ type rcptResult struct {
 	text    string
 }
 
-// target is one host to try.
+// target is one address to try: addr is "ip:port", name the host name it
+// came from (MX or route host, or the IP itself), which the certificate is
+// checked against.
 type target struct {
 	addr, name string
 }
 
-// targets resolves the hosts for a domain: the route, else MX, else the domain itself.
+// lookupError is a failed host lookup; permanent when the domain does not
+// exist or has neither MX nor address records (the message bounces with
+// 5.4.4, as Postfix does), temporary otherwise.
+type lookupError struct {
+	permanent bool
+	text      string
+}
+
+func (e *lookupError) Error() string { return e.text }
+
+// targets resolves the addresses to try for a domain, in order: the
+// smtproutes hosts, else the MX hosts by preference, else the domain's own
+// addresses (RFC 5321 §5.1 implicit MX). Host names are resolved with the
+// configured resolver, MX hosts and route hosts alike; each address of a
+// host is one target.
 func (d *Deliverer) targets(ctx context.Context, s *Settings, domain string) ([]target, error) {
 	hosts := s.Config.RouteFor(domain)
 	if len(hosts) == 0 {
 		hosts = []string{config.UseDNS}
 	}
+	r := d.resolverFor(s)
 	var out []target
+	var failures []string
+	temporary := false
+	add := func(host, port string) {
+		if ip := net.ParseIP(host); ip != nil {
+			out = append(out, target{addr: net.JoinHostPort(host, port), name: host})
+			return
+		}
+		addrs, err := r.LookupIPAddr(ctx, host)
+		var dnsErr *net.DNSError
+		if err != nil {
+			temporary = temporary || !(errors.As(err, &dnsErr) && dnsErr.IsNotFound)
+			failures = append(failures, fmt.Sprintf("address lookup for %s failed: %v", host, err))
+			return
+		}
+		for _, a := range addrs {
+			out = append(out, target{addr: net.JoinHostPort(a.IP.String(), port), name: host})
+		}
+	}
+	mxPort := fmt.Sprint(d.opts.Port)
 	for _, h := range hosts {
 		if !strings.EqualFold(h, config.UseDNS) {
 			host, port, err := net.SplitHostPort(h)
 			if err != nil {
-				host, port = strings.Trim(h, "[]"), fmt.Sprint(d.opts.Port)
+				host, port = strings.Trim(h, "[]"), mxPort
 			}
-			out = append(out, target{addr: net.JoinHostPort(host, port), name: host})
+			add(host, port)
 			continue
 		}
-		mxs, err := d.resolverFor(s).LookupMX(ctx, domain)
+		mxs, err := r.LookupMX(ctx, domain)
 		var dnsErr *net.DNSError
 		switch {
 		case err == nil && len(mxs) > 0:
 			for _, mx := range mxs {
-				name := strings.TrimSuffix(mx.Host, ".")
-				out = append(out, target{addr: net.JoinHostPort(name, fmt.Sprint(d.opts.Port)), name: name})
+				add(strings.TrimSuffix(mx.Host, "."), mxPort)
 			}
 		case err == nil || errors.As(err, &dnsErr) && dnsErr.IsNotFound:
-			out = append(out, target{addr: net.JoinHostPort(domain, fmt.Sprint(d.opts.Port)), name: domain})
+			add(domain, mxPort)
 		default:
-			return nil, fmt.Errorf("MX lookup for %s failed: %v", domain, err)
+			temporary = true
+			failures = append(failures, fmt.Sprintf("MX lookup for %s failed: %v", domain, err))
 		}
+	}
+	if len(out) == 0 {
+		if len(failures) == 0 {
+			failures = []string{"no host to deliver to"}
+		}
+		if !temporary {
+			return nil, &lookupError{permanent: true, text: "Host or domain name not found: " + strings.Join(failures, "; ")}
+		}
+		return nil, &lookupError{text: strings.Join(failures, "; ")}
 	}
 	return out, nil
 }

@@ -1,0 +1,108 @@
+package delivery
+
+import (
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"relaybox/config"
+	"relaybox/internal/testdns"
+)
+
+// mxHarness is a deliverer whose resolver is a real DNS server serving zone,
+// with MX hosts reached on port (where the peers listen).
+func mxHarness(t *testing.T, zone testdns.Zone, port string, edit func(c *config.Config)) (*harness, *testdns.Server) {
+	t.Helper()
+	dns := testdns.Start(t, zone)
+	h := newHarness(t, func(c *config.Config) {
+		c.Delivery.Resolver = dns.Addr()
+		if edit != nil {
+			edit(c)
+		}
+	})
+	p, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	h.d.opts.Port = p
+	return h, dns
+}
+
+func portOf(t *testing.T, addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	return port
+}
+
+func TestDeliversToTheMXHostOfTheDomain(t *testing.T) {
+	p := startPeer(t, nil)
+	h, dns := mxHarness(t, testdns.Zone{
+		MX: map[string][]testdns.MX{"example.net": {{Host: "mx1.example.net", Pref: 10}}},
+		A:  map[string][]string{"mx1.example.net": {"127.0.0.1"}},
+	}, portOf(t, p.addr), nil)
+	h.run(t)
+	h.deliverOne(t, p)
+	q := dns.Queries()
+	assert.Positive(t, q["example.net. MX"], "the MX was looked up: %v", q)
+	assert.Positive(t, q["mx1.example.net. A"], "the MX host's address came from the same resolver: %v", q)
+	h.logContains(t, "New SMTP DCID 1 interface Auto address 127.0.0.1 port "+portOf(t, p.addr))
+}
+
+func TestMXHostsAreTriedByPreference(t *testing.T) {
+	p := startPeer(t, nil)
+	port := portOf(t, p.addr)
+	// The preferred host's address has no listener: connection refused, next host.
+	h, _ := mxHarness(t, testdns.Zone{
+		MX: map[string][]testdns.MX{"example.net": {{Host: "backup.example.net", Pref: 20}, {Host: "down.example.net", Pref: 10}}},
+		A:  map[string][]string{"down.example.net": {"127.0.0.2"}, "backup.example.net": {"127.0.0.1"}},
+	}, port, nil)
+	h.run(t)
+	h.deliverOne(t, p)
+	h.logContains(t, "DCID 1 smtpclient: connect at 127.0.0.2:"+port, "DCID 1 close",
+		"New SMTP DCID 2 interface Auto address 127.0.0.1 port "+port, "Message done DCID 2 MID 1")
+}
+
+func TestDomainWithoutMXUsesItsAddress(t *testing.T) {
+	p := startPeer(t, nil)
+	h, dns := mxHarness(t, testdns.Zone{A: map[string][]string{"example.net": {"127.0.0.1"}}}, portOf(t, p.addr), nil)
+	h.run(t)
+	h.deliverOne(t, p)
+	q := dns.Queries()
+	assert.Positive(t, q["example.net. MX"], "%v", q)
+	assert.Positive(t, q["example.net. A"], "implicit MX: the domain's own address: %v", q)
+}
+
+func TestRouteHostNameUsesTheResolver(t *testing.T) {
+	p := startPeer(t, nil)
+	h, dns := mxHarness(t, testdns.Zone{A: map[string][]string{"relay.lab.test": {"127.0.0.1"}}}, "25",
+		route("example.net", "relay.lab.test:"+portOf(t, p.addr)))
+	h.run(t)
+	h.deliverOne(t, p)
+	assert.Positive(t, dns.Queries()["relay.lab.test. A"])
+	assert.Zero(t, dns.Queries()["example.net. MX"], "a route replaces the MX lookup")
+}
+
+func TestUnknownDomainBounces(t *testing.T) {
+	h, _ := mxHarness(t, testdns.Zone{A: map[string][]string{"other.test": {"127.0.0.1"}}}, "25", nil)
+	h.run(t)
+	h.queue(t, "alice@sender.test", "bob@nowhere.test")
+	// The bounce goes to sender.test, which does not exist either: it
+	// fails the same way and, from the null sender, gets no bounce itself.
+	h.logContains(t, "Bounced: MID 1 to RID 0 - 5.4.4 - Host or domain name not found", "MID 1 bounce MID 2 queued to <alice@sender.test>",
+		"Bounced: MID 2 to RID 0 - 5.4.4", "MID 2 RID 0 failed (5.4.4); no bounce for a message from the null sender")
+	require.Eventually(t, func() bool { return h.spool.Count() == 0 }, 5*time.Second, 10*time.Millisecond, "nothing stays queued")
+}
+
+func TestDNSFailureDefers(t *testing.T) {
+	h, _ := mxHarness(t, testdns.Zone{ServFail: []string{"example.net"}}, "25", func(c *config.Config) {
+		c.Delivery.RetryInitial = config.Duration(time.Hour)
+		c.Delivery.RetryMax = config.Duration(time.Hour)
+	})
+	h.run(t)
+	mid := h.queue(t, "alice@sender.test", "bob@example.net")
+	h.logContains(t, "MX lookup for example.net failed", "Delayed: MID "+strconv.FormatUint(uint64(mid), 10))
+	assert.Equal(t, 1, h.spool.Count(), "kept for retry")
+	assert.NotContains(t, h.logLines(t), "Bounced:")
+}
