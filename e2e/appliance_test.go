@@ -115,6 +115,8 @@ type appliance struct {
 	dir                                          string
 	smtpPort, submissionPort, httpsPort, sshPort int
 	domains                                      string
+	resolver                                     string // first-start DNS server ("" = a dead loopback port)
+	mxPort                                       int    // --mx-port (0 = the default, 25)
 
 	cmd    *exec.Cmd
 	stdout *lockedBuffer
@@ -123,8 +125,10 @@ type appliance struct {
 }
 
 type startOptions struct {
-	dir     string // "" = a new t.TempDir()
-	domains string
+	dir      string // "" = a new t.TempDir()
+	domains  string
+	resolver string // first-start DNS server; "" = 127.0.0.1:1, where nothing answers
+	mxPort   int    // port of MX hosts (0 = 25)
 }
 
 // startAppliance starts a daemon on fresh ports and waits until it serves.
@@ -134,7 +138,11 @@ func startAppliance(t *testing.T, o startOptions) *appliance {
 		o.dir = t.TempDir()
 	}
 	p := freePorts(t, 4)
-	a := &appliance{dir: o.dir, smtpPort: p[0], submissionPort: p[1], httpsPort: p[2], sshPort: p[3], domains: o.domains}
+	a := &appliance{dir: o.dir, smtpPort: p[0], submissionPort: p[1], httpsPort: p[2], sshPort: p[3], domains: o.domains,
+		resolver: o.resolver, mxPort: o.mxPort}
+	if a.resolver == "" {
+		a.resolver = "127.0.0.1:1" // MX lookups never leave the machine
+	}
 	a.start(t)
 	return a
 }
@@ -149,7 +157,10 @@ func (a *appliance) start(t *testing.T) {
 		"--submission-port", strconv.Itoa(a.submissionPort),
 		"--https-port", strconv.Itoa(a.httpsPort),
 		"--ssh-port", strconv.Itoa(a.sshPort),
-		"--resolver", "127.0.0.1:1"} // MX lookups never leave the machine
+		"--resolver", a.resolver}
+	if a.mxPort != 0 {
+		args = append(args, "--mx-port", strconv.Itoa(a.mxPort))
+	}
 	if a.domains != "" {
 		args = append(args, "--domains", a.domains)
 	}

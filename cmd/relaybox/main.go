@@ -51,6 +51,9 @@ first-start flags (used only when DIR holds no configuration yet; each also as a
   --domains LIST         RELAYBOX_DOMAINS         (comma list the public listener accepts mail for)
   --resolver IP:PORT     RELAYBOX_RESOLVER        (DNS server for MX lookups; default: the system's)
   RELAYBOX_ADMIN_PASSWORD sets the admin password instead of printing a generated one.
+
+daemon flags (every start):
+  --mx-port N            RELAYBOX_MX_PORT         (port of MX hosts, default 25; for labs whose MTAs listen elsewhere)
 `
 
 func versionString() string {
@@ -101,9 +104,10 @@ func defaultDataDir() string {
 
 // bootFlags are the flags of the commands that start the engine.
 type bootFlags struct {
-	data  string
-	first config.FirstStart
-	doms  string
+	data   string
+	first  config.FirstStart
+	doms   string
+	mxPort int
 }
 
 func parseBoot(name string, args []string) (*bootFlags, error) {
@@ -123,12 +127,16 @@ func parseBoot(name string, args []string) (*bootFlags, error) {
 	fs.IntVar(&b.first.SSHPort, "ssh-port", envInt("RELAYBOX_SSH_PORT", b.first.SSHPort), "first-start SSH port")
 	fs.StringVar(&b.doms, "domains", os.Getenv("RELAYBOX_DOMAINS"), "first-start accepted domains")
 	fs.StringVar(&b.first.Resolver, "resolver", os.Getenv("RELAYBOX_RESOLVER"), "first-start DNS server for MX lookups")
+	fs.IntVar(&b.mxPort, "mx-port", envInt("RELAYBOX_MX_PORT", 25), "port of MX hosts")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("%s: %w\n%s", name, err, usageText)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%s: unexpected argument %q\n%s", name, fs.Arg(0), usageText)
+	}
+	if b.mxPort < 1 || b.mxPort > 65535 {
+		return nil, fmt.Errorf("%s: --mx-port %d is not a TCP port (1-65535)", name, b.mxPort)
 	}
 	for _, d := range strings.Split(b.doms, ",") {
 		if d = strings.TrimSpace(d); d != "" {
@@ -140,7 +148,7 @@ func parseBoot(name string, args []string) (*bootFlags, error) {
 
 func boot(ctx context.Context, b *bootFlags) (*appliance.Appliance, error) {
 	return appliance.Start(ctx, appliance.Options{
-		DataDir: b.data, First: b.first, AdminPassword: os.Getenv("RELAYBOX_ADMIN_PASSWORD"),
+		DataDir: b.data, First: b.first, AdminPassword: os.Getenv("RELAYBOX_ADMIN_PASSWORD"), MXPort: b.mxPort,
 		Version: versionString(), Out: os.Stdout, ErrorLog: os.Stderr,
 	})
 }
