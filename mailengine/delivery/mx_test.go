@@ -60,6 +60,8 @@ func TestMXHostsAreTriedByPreference(t *testing.T) {
 	}, port, nil)
 	h.run(t)
 	h.deliverOne(t, p)
+	conns, _, _ := p.counts()
+	assert.Equal(t, 1, conns, "the backup host got the one connection")
 	h.logContains(t, "DCID 1 smtpclient: connect at 127.0.0.2:"+port, "DCID 1 close",
 		"New SMTP DCID 2 interface Auto address 127.0.0.1 port "+port, "Message done DCID 2 MID 1")
 }
