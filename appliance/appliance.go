@@ -112,7 +112,7 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 	go func() { deliverer.Run(runCtx); close(delivered) }()
 	a := &Appliance{Store: store, Keys: keys, Engine: eng, Spool: spool, Log: mlog, dir: dir, lock: lock,
 		stopDelivery: func() { stopDelivery(); <-delivered },
-		App:          &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool, Verifier: deliverer}}
+		App:          &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool, Verifier: deliverer, Outbound: deliverer}}
 	return a, nil
 }
 

@@ -28,6 +28,12 @@ type App struct {
 	Log      MailLogs
 	Queue    Queue
 	Verifier Verifier
+	Outbound Outbound
+}
+
+// Outbound reports the delivery engine's connections.
+type Outbound interface {
+	OutboundConnections() (open, idle int)
 }
 
 // All returns every command, bound to app.

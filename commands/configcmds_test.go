@@ -146,6 +146,7 @@ func TestStatusAndVersion(t *testing.T) {
 	assert.Contains(t, r.out, "IncomingMail")
 	assert.Contains(t, r.out, "TLSv1.1-TLSv1.2")
 	assert.Contains(t, r.out, "https  Management")
+	assert.Contains(t, r.out, "Outbound connections:    0 open, 0 of them idle")
 }
 
 func TestWorkqueueCountsMessages(t *testing.T) {

@@ -29,6 +29,10 @@ Batch form:
 			if app.Queue != nil {
 				s.Printf("Messages in queue:       %d\n", app.Queue.Count())
 			}
+			if app.Outbound != nil {
+				open, idle := app.Outbound.OutboundConnections()
+				s.Printf("Outbound connections:    %d open, %d of them idle\n", open, idle)
+			}
 			s.Println()
 			s.Printf("%-6s %-14s %-22s %-17s %s\n", "Kind", "Name", "Address", "TLS", "Connections")
 			for _, e := range st.Endpoints {

@@ -112,6 +112,17 @@ func (d *Deliverer) park(ctx context.Context, pc *conn, maxMessages int) {
 	d.Notify() // a message waiting for room at this destination can go now
 }
 
+// OutboundConnections reports the outbound connections open now, and how
+// many of them wait idle for a next message (for status).
+func (d *Deliverer) OutboundConnections() (open, idle int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, l := range d.idle {
+		idle += len(l)
+	}
+	return d.total, idle
+}
+
 // expire closes a connection whose idle time is up, unless it was handed
 // over meanwhile.
 func (d *Deliverer) expire(pc *conn) {

@@ -56,6 +56,8 @@ func TestNextMessageReusesTheConnection(t *testing.T) {
 		assert.Contains(t, logs, "Message done DCID 1 "+mid+" to RID [0]")
 	}
 	assert.NotContains(t, logs, "DCID 1 close", "the connection waits for the next message")
+	open, idle := h.d.OutboundConnections()
+	assert.Equal(t, [2]int{1, 1}, [2]int{open, idle}, "one connection open, idle")
 	p.mu.Lock()
 	assert.Equal(t, []uint16{tls.VersionTLS13, tls.VersionTLS13, tls.VersionTLS13}, p.tlsVer, "every message over TLS")
 	p.mu.Unlock()
@@ -64,6 +66,8 @@ func TestNextMessageReusesTheConnection(t *testing.T) {
 	h.d.Apply(&Settings{Config: h.cfg, TLS: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}})
 	h.logContains(t, "DCID 1 close")
 	require.Eventually(t, func() bool { _, active, _ := p.counts(); return active == 0 }, 5*time.Second, 10*time.Millisecond, "the peer saw the connection end")
+	open, idle = h.d.OutboundConnections()
+	assert.Equal(t, [2]int{0, 0}, [2]int{open, idle}, "none open after the commit")
 	h.deliverOne(t, p)
 	conns, _, _ = p.counts()
 	assert.Equal(t, 2, conns, "the next message needs a new connection")
@@ -139,4 +143,24 @@ func TestDestinationConcurrencyLimitQueuesWithoutDeferring(t *testing.T) {
 	_, _, maxActive := p.counts()
 	assert.Equal(t, 1, maxActive, "never more than the destination's one connection")
 	assert.NotContains(t, h.logLines(t), "Delayed:", "waiting for a connection is not a deferral")
+}
+
+func TestSystemWideLimitClosesAnotherDestinationsIdleConnection(t *testing.T) {
+	net1, org := startPeer(t, nil), startPeer(t, nil)
+	h := newHarness(t, func(c *config.Config) {
+		route("example.net", net1.addr)(c)
+		route("example.org", org.addr)(c)
+		c.Delivery.MaxConnections = 1
+	})
+	h.d.opts.IdleTimeout = time.Minute
+	h.run(t)
+	h.deliverOne(t, net1)
+	open, idle := h.d.OutboundConnections()
+	require.Equal(t, [2]int{1, 1}, [2]int{open, idle})
+	h.queue(t, "alice@sender.test", "carol@example.org")
+	require.Eventually(t, func() bool { return len(org.received()) == 1 && h.spool.Count() == 0 }, 10*time.Second, 10*time.Millisecond)
+	h.logContains(t, "DCID 1 close", "Message done DCID 2 MID 2")
+	open, idle = h.d.OutboundConnections()
+	assert.Equal(t, [2]int{1, 1}, [2]int{open, idle}, "still one connection in all: example.org's")
+	assert.NotContains(t, h.logLines(t), "Delayed:")
 }
