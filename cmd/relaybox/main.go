@@ -53,7 +53,8 @@ first-start flags (used only when DIR holds no configuration yet; each also as a
   RELAYBOX_ADMIN_PASSWORD sets the admin password instead of printing a generated one.
 
 daemon flags (every start):
-  --mx-port N            RELAYBOX_MX_PORT         (port of MX hosts, default 25; for labs whose MTAs listen elsewhere)
+  --mx-port N            RELAYBOX_MX_PORT         (port of MX hosts and of smtproutes hosts given without one;
+                                                   default 25; for labs whose MTAs listen elsewhere)
 `
 
 func versionString() string {
@@ -136,7 +137,7 @@ func parseBoot(name string, args []string) (*bootFlags, error) {
 		return nil, fmt.Errorf("%s: unexpected argument %q\n%s", name, fs.Arg(0), usageText)
 	}
 	if b.mxPort < 1 || b.mxPort > 65535 {
-		return nil, fmt.Errorf("%s: --mx-port %d is not a TCP port (1-65535)", name, b.mxPort)
+		return nil, fmt.Errorf("%s: --mx-port (or RELAYBOX_MX_PORT) %d is not a TCP port (1-65535)", name, b.mxPort)
 	}
 	for _, d := range strings.Split(b.doms, ",") {
 		if d = strings.TrimSpace(d); d != "" {

@@ -12,47 +12,65 @@ import (
 	"relaybox/mailengine/smtpclient"
 )
 
+// Per delivery attempt, as Postfix's smtp_mx_address_limit and
+// smtp_mx_session_limit: at most this many addresses from MX lookups, and
+// this many sessions that got past the greeting.
+const (
+	maxMXAddresses = 5
+	maxSessions    = 2
+)
+
 // deliverDomain delivers a message to the recipients of one domain: over
 // an idle connection to the domain when there is one, else trying the
 // domain's hosts in order until one gives a definite answer.
 func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Message, domain string, rids []int, done func([]int)) map[int]rcptResult {
 	policy := s.Config.Destinations.DestinationFor(domain)
-	pc, got := d.acquire(domain, s, policy.MaxConnections, s.Config.Delivery.MaxConnections)
+	pc, got := d.acquire(domain, s, policy.MaxConnections, s.Config.Delivery.MaxConnections, m.MID)
 	if got == slotBusy {
 		return outcomeAll(rids, rcptResult{outcome: waiting, text: "the concurrency limit is reached"})
 	}
 	if pc != nil {
-		res, err := d.send(pc, m, rids, done)
-		if !stale(pc, err) {
+		res, err := d.send(ctx, pc, m, rids, done)
+		if !stale(pc, err) || ctx.Err() != nil {
 			d.park(ctx, pc, policy.MaxMessagesPerConnection)
 			return sortResults(m, rids, res, err)
 		}
-		d.quit(pc) // the server closed it while idle: its room goes to a new connection
+		// Nothing of the message was taken (the peer closed the idle
+		// connection, or refused another transaction on it): a new
+		// connection takes over its room.
+		d.quit(pc)
 	}
 	targets, err := d.targets(ctx, s, domain)
 	if err != nil {
 		d.unreserve(domain)
 		d.opts.Log.Infof("MID %d %v", m.MID, err)
 		var le *lookupError
-		if errors.As(err, &le) && le.permanent {
+		if errors.As(err, &le) && le.status != "" {
 			for _, rid := range rids {
-				d.opts.Log.Infof("Bounced: MID %d to RID %d - 5.4.4 - %v", m.MID, rid, err)
+				d.opts.Log.Infof("Bounced: MID %d to RID %d - %s - %v", m.MID, rid, le.status, err)
 			}
-			return outcomeAll(rids, rcptResult{outcome: bounced, status: "5.4.4", text: err.Error()})
+			return outcomeAll(rids, rcptResult{outcome: bounced, status: le.status, text: err.Error()})
 		}
 		return outcomeAll(rids, rcptResult{outcome: pending, text: err.Error()})
 	}
 	level := smtpclient.Level(policy.TLS)
 	lastErr := "no host answered"
+	sessions := 0
 	for _, t := range targets {
-		pc, err := d.dial(ctx, s, m, rids, domain, t, level)
-		var ce *smtpclient.Error
-		if errors.As(err, &ce) && ce.Temporary && ce.Phase == "tls" && (level == smtpclient.Preferred || level == smtpclient.PreferredVerify) {
-			d.opts.Log.Infof("MID %d TLS failed with %s after STARTTLS; delivering in clear on a new connection (Preferred)", m.MID, t.addr)
-			pc, err = d.dial(ctx, s, m, rids, domain, t, smtpclient.None)
+		if ctx.Err() != nil || sessions >= maxSessions {
+			break
 		}
+		pc, res, err := d.dial(ctx, s, m, rids, domain, t, level)
+		if err != nil && res.FallbackClear && ctx.Err() == nil {
+			d.opts.Log.Infof("MID %d TLS failed with %s after STARTTLS; delivering in clear on a new connection (Preferred)", m.MID, t.addr)
+			pc, _, err = d.dial(ctx, s, m, rids, domain, t, smtpclient.None)
+		}
+		var ce *smtpclient.Error
 		if err != nil {
 			lastErr = err.Error()
+			if errors.As(err, &ce) && ce.Phase != "connect" && ce.Phase != "greeting" {
+				sessions++ // the handshake was completed
+			}
 			if errors.As(err, &ce) && !ce.Temporary {
 				d.unreserve(domain)
 				return outcomeAll(rids, rcptResult{outcome: bounced, status: orStatus(ce.Enhanced, "5.0.0"), text: ce.Text})
@@ -63,8 +81,9 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Mess
 			}
 			continue // next host
 		}
-		res, err := d.send(pc, m, rids, done)
-		if errors.As(err, &ce) && ce.Temporary {
+		sessions++
+		res, err = d.send(ctx, pc, m, rids, done)
+		if errors.As(err, &ce) && ce.Temporary && ce.Phase != "queue" {
 			lastErr = err.Error()
 			d.quit(pc) // its room goes to the next host
 			continue
@@ -76,12 +95,13 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Mess
 	return outcomeAll(rids, rcptResult{outcome: pending, text: lastErr})
 }
 
-// stale reports whether a reused connection turned out to be closed by the
-// server before the message went out (no reply to RSET or MAIL, or a 421
-// there): the message is then sent over a new connection.
+// stale reports whether a connection that already carried a message failed
+// this one before anything of it was accepted: a temporary failure of RSET
+// or MAIL (no reply, 421, or a 4xx such as a per-session limit). The
+// message is then sent over a new connection.
 func stale(pc *conn, err error) bool {
 	var ce *smtpclient.Error
-	return pc.c.Sent() > 1 && errors.As(err, &ce) && (ce.Phase == "rset" || ce.Phase == "mail") && (ce.Code == 0 || ce.Code == 421)
+	return pc.c.Sent() > 1 && errors.As(err, &ce) && ce.Temporary && (ce.Phase == "rset" || ce.Phase == "mail")
 }
 
 func outcomeAll(rids []int, r rcptResult) map[int]rcptResult {
@@ -135,7 +155,7 @@ func ridOf(m queue.Message, rids []int, rcpt string) int {
 // dial opens a connection to one host of domain at the TLS level and logs
 // its steps; m is the message it is opened for. On failure the connection
 // is closed and logged.
-func (d *Deliverer) dial(ctx context.Context, s *Settings, m queue.Message, rids []int, domain string, t target, level smtpclient.Level) (*conn, error) {
+func (d *Deliverer) dial(ctx context.Context, s *Settings, m queue.Message, rids []int, domain string, t target, level smtpclient.Level) (*conn, smtpclient.Result, error) {
 	pc := &conn{dcid: d.dcids.Add(1), domain: domain, t: t, settings: s, cur: carrying{m: m, rids: rids}}
 	lg := d.opts.Log
 	host, port := splitHostPort(t.addr)
@@ -163,7 +183,7 @@ func (d *Deliverer) dial(ctx context.Context, s *Settings, m queue.Message, rids
 			}
 		},
 	}
-	c, _, err := smtpclient.Dial(ctx, opts)
+	c, res, err := smtpclient.Dial(ctx, opts)
 	if err != nil {
 		var ce *smtpclient.Error
 		if errors.As(err, &ce) && ce.Phase == "verify" {
@@ -173,14 +193,16 @@ func (d *Deliverer) dial(ctx context.Context, s *Settings, m queue.Message, rids
 		}
 		lg.Infof("DCID %d %s", pc.dcid, strings.TrimSpace(err.Error()))
 		lg.Infof("DCID %d close", pc.dcid)
-		return nil, err
+		return nil, res, err
 	}
 	pc.c = c
-	return pc, nil
+	return pc, res, nil
 }
 
-// send delivers a message's recipients over pc and logs the outcome.
-func (d *Deliverer) send(pc *conn, m queue.Message, rids []int, done func([]int)) (smtpclient.Result, error) {
+// send delivers a message's recipients over pc and logs the outcome. An
+// unreadable queue file is a temporary *Error of phase "queue", with
+// nothing sent.
+func (d *Deliverer) send(ctx context.Context, pc *conn, m queue.Message, rids []int, done func([]int)) (smtpclient.Result, error) {
 	lg := d.opts.Log
 	_, body, err := d.opts.Spool.Get(m.MID)
 	if err != nil {
@@ -192,7 +214,7 @@ func (d *Deliverer) send(pc *conn, m queue.Message, rids []int, done func([]int)
 	for i, rid := range rids {
 		rcpts[i] = m.Envelope.To[rid]
 	}
-	res, err := pc.c.Send(smtpclient.Message{From: m.Envelope.From, To: rcpts, Body: body, Size: m.Size,
+	res, err := pc.c.Send(ctx, smtpclient.Message{From: m.Envelope.From, To: rcpts, Body: body, Size: m.Size,
 		Delivered: func(accepted []string) {
 			ids := make([]int, len(accepted))
 			for i, r := range accepted {

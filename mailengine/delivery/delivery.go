@@ -105,10 +105,12 @@ type Deliverer struct {
 	alerted  map[string]time.Time
 
 	// Outbound connections (pool.go), under mu.
-	idle    map[string][]*conn // per destination, oldest first
-	open    map[string]int     // per destination: in use and idle
-	total   int                // all open connections
-	closing sync.WaitGroup     // connections being closed in the background
+	idle    map[string][]*conn     // per destination, oldest first
+	open    map[string]int         // per destination: in use, idle and closing
+	total   int                    // all open connections
+	waiters map[string][]queue.MID // per destination: messages waiting for room, first come first
+	waiting map[queue.MID]bool     // the messages in waiters
+	closing sync.WaitGroup         // connections being closed in the background
 }
 
 // New returns a deliverer; Run starts it.
@@ -126,7 +128,8 @@ func New(opts Options) *Deliverer {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	return &Deliverer{opts: opts, wake: make(chan struct{}, 1), known: map[queue.MID]queue.Message{}, busy: map[queue.MID]bool{}, due: map[queue.MID]time.Time{},
-		attempts: map[queue.MID]int{}, alerted: map[string]time.Time{}, idle: map[string][]*conn{}, open: map[string]int{}}
+		attempts: map[queue.MID]int{}, alerted: map[string]time.Time{}, idle: map[string][]*conn{}, open: map[string]int{},
+		waiters: map[string][]queue.MID{}, waiting: map[queue.MID]bool{}}
 }
 
 // Apply switches to new settings for the next attempts. Deferred messages
@@ -148,8 +151,9 @@ func (d *Deliverer) Notify() {
 	}
 }
 
-// Run delivers until ctx ends; in-flight attempts finish first, then the
-// idle connections are closed.
+// Run delivers until ctx ends. Transactions in flight are cut off (their
+// messages stay queued; see the crash window in docs/delivery.md), then the
+// idle connections are closed with QUIT.
 func (d *Deliverer) Run(ctx context.Context) {
 	d.removeStaleStates()
 	var wg sync.WaitGroup
@@ -227,27 +231,40 @@ func (d *Deliverer) removeStaleStates() {
 }
 
 // queued lists the spool, reading the header only of messages not seen
-// before: a long queue costs a directory read per pass, not a file per message.
+// before: a long queue costs a directory read per pass, not a file per
+// message. The headers are read without holding d.mu.
 func (d *Deliverer) queued() ([]queue.Message, error) {
 	ids, err := d.opts.Spool.IDs()
 	if err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
+	var unknown []queue.MID
+	for _, mid := range ids {
+		if _, ok := d.known[mid]; !ok {
+			unknown = append(unknown, mid)
+		}
+	}
+	d.mu.Unlock()
+	read := make(map[queue.MID]queue.Message, len(unknown))
+	for _, mid := range unknown {
+		if h, err := d.opts.Spool.Header(mid); err == nil {
+			read[mid] = h
+		} // else removed meanwhile, or unreadable: the next pass sees
+	}
+	d.mu.Lock()
 	defer d.mu.Unlock()
 	present := make(map[queue.MID]bool, len(ids))
 	out := make([]queue.Message, 0, len(ids))
 	for _, mid := range ids {
-		present[mid] = true
 		m, ok := d.known[mid]
 		if !ok {
-			h, err := d.opts.Spool.Header(mid)
-			if err != nil {
-				continue // removed meanwhile, or unreadable: the next pass sees
+			if m, ok = read[mid]; !ok {
+				continue
 			}
-			m = h
 			d.known[mid] = m
 		}
+		present[mid] = true
 		out = append(out, m)
 	}
 	for mid := range d.known {
@@ -337,16 +354,22 @@ func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
 			done(failed)
 		}
 	}
-	if len(deferred) == 0 && len(waited) > 0 {
-		d.mu.Lock()
-		d.due[m.MID] = d.opts.Now().Add(waitRetry)
-		d.mu.Unlock()
-		return
+	age := d.opts.Now().Sub(m.Envelope.Received)
+	expired := age > time.Duration(s.Config.Delivery.MaxQueueLifetime)
+	if len(waited) > 0 {
+		if len(deferred) == 0 && !expired {
+			d.mu.Lock()
+			d.due[m.MID] = d.opts.Now().Add(waitRetry) // unless room comes free first (wakeLocked)
+			d.mu.Unlock()
+			return
+		}
+		deferred = append(deferred, waited...)
+		if lastErr == "" {
+			lastErr = "waiting for a connection: the concurrency limit is reached"
+		}
 	}
-	deferred = append(deferred, waited...)
 	if len(deferred) > 0 {
-		age := d.opts.Now().Sub(m.Envelope.Received)
-		if age > time.Duration(s.Config.Delivery.MaxQueueLifetime) {
+		if expired {
 			for _, rid := range deferred {
 				d.opts.Log.Infof("Bounced: MID %d to RID %d - 5.4.7 - delivery time expired after %s (last error: %s)", m.MID, rid, age.Round(time.Minute), lastErr)
 				d.bounce(ctx, s, m, rid, "5.4.7", "delivery time expired: "+lastErr)
@@ -410,12 +433,15 @@ type target struct {
 	addr, name string
 }
 
-// lookupError is a failed host lookup; permanent when the domain does not
-// exist or has neither MX nor address records (the message bounces with
-// 5.4.4, as Postfix does), temporary otherwise.
+// lookupError is a failed host lookup. status is set when it is permanent
+// and the message bounces: 5.4.4 when the recipient domain does not exist
+// or has neither MX nor address records (as Postfix), 5.1.10 for a null MX
+// (RFC 7505). Otherwise it is temporary: a DNS failure, or a route host
+// that does not resolve (an operator's typo or a DNS outage, as Postfix
+// treats its relayhost).
 type lookupError struct {
-	permanent bool
-	text      string
+	status string
+	text   string
 }
 
 func (e *lookupError) Error() string { return e.text }
@@ -424,62 +450,84 @@ func (e *lookupError) Error() string { return e.text }
 // smtproutes hosts, else the MX hosts by preference, else the domain's own
 // addresses (RFC 5321 §5.1 implicit MX). Host names are resolved with the
 // configured resolver, MX hosts and route hosts alike; each address of a
-// host is one target.
+// host is one target, at most maxMXAddresses of them from MX lookups.
 func (d *Deliverer) targets(ctx context.Context, s *Settings, domain string) ([]target, error) {
 	hosts := s.Config.RouteFor(domain)
 	if len(hosts) == 0 {
 		hosts = []string{config.UseDNS}
 	}
 	r := d.resolverFor(s)
+	server := s.Config.Delivery.Resolver
+	if server == "" || server == config.SystemResolver {
+		server = "the system resolver"
+	}
+	explain := func(what string, err error) string {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) {
+			return fmt.Sprintf("%s failed: %s (asked %s)", what, dnsErr.Err, server)
+		}
+		return fmt.Sprintf("%s failed: %v", what, err)
+	}
 	var out []target
 	var failures []string
-	temporary := false
-	add := func(host, port string) {
-		if ip := net.ParseIP(host); ip != nil {
-			out = append(out, target{addr: net.JoinHostPort(host, port), name: host})
+	notFound := true // every failure so far says the name does not exist
+	// add resolves host (a FQDN with its dot when it comes from DNS) and
+	// appends its addresses; limit caps the targets (0 = none).
+	add := func(host, port string, limit int) {
+		name := strings.TrimSuffix(host, ".")
+		if ip := net.ParseIP(strings.Trim(name, "[]")); ip != nil {
+			out = append(out, target{addr: net.JoinHostPort(ip.String(), port), name: ip.String()})
 			return
 		}
 		addrs, err := r.LookupIPAddr(ctx, host)
-		var dnsErr *net.DNSError
 		if err != nil {
-			temporary = temporary || !(errors.As(err, &dnsErr) && dnsErr.IsNotFound)
-			failures = append(failures, fmt.Sprintf("address lookup for %s failed: %v", host, err))
+			var dnsErr *net.DNSError
+			notFound = notFound && errors.As(err, &dnsErr) && dnsErr.IsNotFound
+			failures = append(failures, explain("address lookup for "+name, err))
 			return
 		}
 		for _, a := range addrs {
-			out = append(out, target{addr: net.JoinHostPort(a.IP.String(), port), name: host})
+			if limit > 0 && len(out) >= limit {
+				return
+			}
+			out = append(out, target{addr: net.JoinHostPort(a.IP.String(), port), name: name})
 		}
 	}
 	mxPort := fmt.Sprint(d.opts.Port)
+	fromRoute := false
 	for _, h := range hosts {
 		if !strings.EqualFold(h, config.UseDNS) {
+			fromRoute = true
 			host, port, err := net.SplitHostPort(h)
 			if err != nil {
-				host, port = strings.Trim(h, "[]"), mxPort
+				host, port = h, mxPort
 			}
-			add(host, port)
+			add(host, port, 0)
 			continue
 		}
-		mxs, err := r.LookupMX(ctx, domain)
+		limit := len(out) + maxMXAddresses
+		mxs, err := r.LookupMX(ctx, domain+".")
 		var dnsErr *net.DNSError
 		switch {
+		case err == nil && len(mxs) == 1 && mxs[0].Host == ".":
+			return nil, &lookupError{status: "5.1.10", text: "Recipient address has null MX: " + domain + " accepts no mail (RFC 7505)"}
 		case err == nil && len(mxs) > 0:
 			for _, mx := range mxs {
-				add(strings.TrimSuffix(mx.Host, "."), mxPort)
+				add(mx.Host, mxPort, limit)
 			}
 		case err == nil || errors.As(err, &dnsErr) && dnsErr.IsNotFound:
-			add(domain, mxPort)
+			add(domain+".", mxPort, limit)
 		default:
-			temporary = true
-			failures = append(failures, fmt.Sprintf("MX lookup for %s failed: %v", domain, err))
+			notFound = false
+			failures = append(failures, explain("MX lookup for "+domain, err))
 		}
 	}
 	if len(out) == 0 {
 		if len(failures) == 0 {
 			failures = []string{"no host to deliver to"}
 		}
-		if !temporary {
-			return nil, &lookupError{permanent: true, text: "Host or domain name not found: " + strings.Join(failures, "; ")}
+		if notFound && !fromRoute {
+			return nil, &lookupError{status: "5.4.4", text: "Host or domain name not found: " + strings.Join(failures, "; ")}
 		}
 		return nil, &lookupError{text: strings.Join(failures, "; ")}
 	}

@@ -34,6 +34,8 @@ type peer struct {
 	got    []string // "rcpt|body"
 	tlsVer []uint16
 	reject map[string]*smtp.SMTPError
+	// mailErr, when set, is the reply to every MAIL FROM
+	mailErr *smtp.SMTPError
 	// sessions open now and the most at once (go-smtp starts a new session
 	// after STARTTLS), and every client address seen (one per connection)
 	active, maxActive int
@@ -46,7 +48,12 @@ type peerSession struct {
 	rcpts []string
 }
 
-func (s *peerSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *peerSession) Mail(string, *smtp.MailOptions) error {
+	if s.p.mailErr != nil {
+		return s.p.mailErr
+	}
+	return nil
+}
 func (s *peerSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if e := s.p.reject[to]; e != nil {
 		return e
@@ -83,7 +90,23 @@ func (s *peerSession) Logout() error {
 // server before it starts.
 func startPeer(t *testing.T, tlsCfg *tls.Config, edits ...func(*smtp.Server)) *peer {
 	t.Helper()
-	p := &peer{reject: map[string]*smtp.SMTPError{}, remotes: map[string]bool{}}
+	return startPeerWith(t, peerOptions{tls: tlsCfg, edits: edits})
+}
+
+type peerOptions struct {
+	listen  string // "" = 127.0.0.1:0
+	tls     *tls.Config
+	mailErr *smtp.SMTPError
+	edits   []func(*smtp.Server)
+}
+
+func startPeerWith(t *testing.T, o peerOptions) *peer {
+	t.Helper()
+	tlsCfg, edits := o.tls, o.edits
+	if o.listen == "" {
+		o.listen = "127.0.0.1:0"
+	}
+	p := &peer{reject: map[string]*smtp.SMTPError{}, remotes: map[string]bool{}, mailErr: o.mailErr}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		p.mu.Lock()
 		p.remotes[c.Conn().RemoteAddr().String()] = true
@@ -98,7 +121,7 @@ func startPeer(t *testing.T, tlsCfg *tls.Config, edits ...func(*smtp.Server)) *p
 	for _, e := range edits {
 		e(srv)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", o.listen)
 	require.NoError(t, err)
 	p.addr = ln.Addr().String()
 	go func() { _ = srv.Serve(ln) }()

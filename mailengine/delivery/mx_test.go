@@ -1,11 +1,14 @@
 package delivery
 
 import (
+	"context"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -107,4 +110,65 @@ func TestDNSFailureDefers(t *testing.T) {
 	h.logContains(t, "MX lookup for example.net failed", "Delayed: MID "+strconv.FormatUint(uint64(mid), 10))
 	assert.Equal(t, 1, h.spool.Count(), "kept for retry")
 	assert.NotContains(t, h.logLines(t), "Bounced:")
+}
+
+func TestUnresolvableRouteHostDefers(t *testing.T) {
+	h, _ := mxHarness(t, testdns.Zone{A: map[string][]string{"relay.lab.test": {"127.0.0.1"}}}, "25", func(c *config.Config) {
+		route("example.net", "relay.lab.tset:2525")(c) // a typo
+		c.Delivery.RetryInitial = config.Duration(time.Hour)
+		c.Delivery.RetryMax = config.Duration(time.Hour)
+	})
+	h.run(t)
+	h.queue(t, "alice@sender.test", "bob@example.net")
+	h.logContains(t, "address lookup for relay.lab.tset failed: no such host (asked 127.0.0.1:", "Delayed: MID 1")
+	assert.NotContains(t, h.logLines(t), "Bounced:", "an operator's typo must not bounce the domain's mail")
+	assert.Equal(t, 1, h.spool.Count())
+}
+
+func TestNullMXBounces(t *testing.T) {
+	h, _ := mxHarness(t, testdns.Zone{MX: map[string][]testdns.MX{"example.net": {{Host: ".", Pref: 0}}}}, "25", nil)
+	h.run(t)
+	h.queue(t, "", "bob@example.net")
+	h.logContains(t, "Bounced: MID 1 to RID 0 - 5.1.10 - Recipient address has null MX", "Message finished MID 1 done")
+	assert.Zero(t, h.spool.Count())
+}
+
+func TestMXAddressLimit(t *testing.T) {
+	var addrs []string
+	for i := 1; i <= 7; i++ {
+		addrs = append(addrs, "127.0.0."+strconv.Itoa(i))
+	}
+	h, _ := mxHarness(t, testdns.Zone{
+		MX: map[string][]testdns.MX{"example.net": {{Host: "mx.example.net", Pref: 10}}},
+		A:  map[string][]string{"mx.example.net": addrs},
+	}, "2525", nil)
+	targets, err := h.d.targets(context.Background(), h.d.settings.Load(), "example.net")
+	require.NoError(t, err)
+	require.Len(t, targets, maxMXAddresses)
+	for _, tg := range targets {
+		assert.Equal(t, "mx.example.net", tg.name, "the certificate is checked against the MX host name")
+		assert.True(t, strings.HasSuffix(tg.addr, ":2525"))
+	}
+}
+
+func TestMXSessionLimit(t *testing.T) {
+	busy := &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
+	first := startPeerWith(t, peerOptions{mailErr: busy})
+	port := portOf(t, first.addr)
+	second := startPeerWith(t, peerOptions{listen: "127.0.0.2:" + port, mailErr: busy})
+	third := startPeerWith(t, peerOptions{listen: "127.0.0.3:" + port})
+	h, _ := mxHarness(t, testdns.Zone{
+		MX: map[string][]testdns.MX{"example.net": {{Host: "mx1.example.net", Pref: 10}, {Host: "mx2.example.net", Pref: 20}, {Host: "mx3.example.net", Pref: 30}}},
+		A:  map[string][]string{"mx1.example.net": {"127.0.0.1"}, "mx2.example.net": {"127.0.0.2"}, "mx3.example.net": {"127.0.0.3"}},
+	}, port, func(c *config.Config) {
+		c.Delivery.RetryInitial = config.Duration(time.Hour)
+		c.Delivery.RetryMax = config.Duration(time.Hour)
+	})
+	h.run(t)
+	h.queue(t, "alice@sender.test", "bob@example.net")
+	h.logContains(t, "Delayed: MID 1")
+	c1, _, _ := first.counts()
+	c2, _, _ := second.counts()
+	c3, _, _ := third.counts()
+	assert.Equal(t, [3]int{1, 1, 0}, [3]int{c1, c2, c3}, "two sessions per attempt, then the message waits for its retry")
 }

@@ -22,8 +22,13 @@ type conn struct {
 	domain   string
 	t        target
 	settings *Settings
-	cur      carrying    // the message being sent, for the log lines of its events
-	timer    *time.Timer // while idle: closes the connection when it fires
+	cur      carrying // the message being sent, for the log lines of its events
+
+	// While idle, under Deliverer.mu: since when, and the idle timer, which
+	// closes the connection unless gen moved on (it was handed over).
+	idleSince time.Time
+	timer     *time.Timer
+	gen       uint64
 }
 
 // carrying is the message a connection is sending.
@@ -43,24 +48,30 @@ const (
 
 // acquire hands over an idle connection to domain made under the current
 // settings s, or reserves room for a new one within the destination's
-// limit and the system-wide limit. At the system-wide limit, an idle
-// connection of another destination is closed to make room.
-func (d *Deliverer) acquire(domain string, s *Settings, limit, global int) (*conn, slot) {
+// limit and the system-wide limit. When there is no room, mid is put on
+// the destination's waiting list, to be woken when room comes free; at the
+// system-wide limit the longest-idle connection of another destination is
+// closed to make that room.
+func (d *Deliverer) acquire(domain string, s *Settings, limit, global int, mid queue.MID) (*conn, slot) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for l := d.idle[domain]; len(l) > 0; l = d.idle[domain] {
 		pc := l[len(l)-1]
-		d.idle[domain] = l[:len(l)-1]
+		d.setIdleLocked(domain, l[:len(l)-1])
 		pc.timer.Stop()
 		if pc.settings == s {
 			return pc, slotIdle
 		}
 		d.dropLocked(pc) // made under settings that no longer apply
 	}
-	if limit > 0 && d.open[domain] >= limit {
-		return nil, slotBusy
-	}
-	if global > 0 && d.total >= global && !d.evictLocked(domain) {
+	if limit > 0 && d.open[domain] >= limit || global > 0 && d.total >= global {
+		if global > 0 && d.total >= global {
+			d.evictLocked(domain)
+		}
+		if !d.waiting[mid] {
+			d.waiting[mid] = true
+			d.waiters[domain] = append(d.waiters[domain], mid)
+		}
 		return nil, slotBusy
 	}
 	d.open[domain]++
@@ -68,27 +79,74 @@ func (d *Deliverer) acquire(domain string, s *Settings, limit, global int) (*con
 	return nil, slotFresh
 }
 
-// evictLocked closes the oldest idle connection of a destination other than
-// domain, freeing its room; false when there is none.
-func (d *Deliverer) evictLocked(domain string) bool {
-	for dom, l := range d.idle {
-		if dom == domain || len(l) == 0 {
-			continue
-		}
-		pc := l[0]
-		d.idle[dom] = l[1:]
-		pc.timer.Stop()
-		d.dropLocked(pc)
-		return true
+// setIdleLocked replaces a destination's idle list, dropping the key when empty.
+func (d *Deliverer) setIdleLocked(domain string, l []*conn) {
+	if len(l) == 0 {
+		delete(d.idle, domain)
+		return
 	}
-	return false
+	d.idle[domain] = l
+}
+
+// evictLocked closes the longest-idle connection of a destination other
+// than domain; its room comes free once it is closed.
+func (d *Deliverer) evictLocked(domain string) {
+	var oldest *conn
+	for dom, l := range d.idle {
+		if dom != domain && (oldest == nil || l[0].idleSince.Before(oldest.idleSince)) {
+			oldest = l[0]
+		}
+	}
+	if oldest == nil {
+		return
+	}
+	d.setIdleLocked(oldest.domain, d.idle[oldest.domain][1:])
+	oldest.timer.Stop()
+	d.dropLocked(oldest)
+}
+
+// wakeLocked lets the first message waiting for domain (else for any
+// destination: the system-wide limit) be scheduled at once.
+func (d *Deliverer) wakeLocked(domain string) {
+	q := d.waiters[domain]
+	if len(q) == 0 {
+		for dom, l := range d.waiters {
+			domain, q = dom, l
+			break
+		}
+	}
+	if len(q) == 0 {
+		return
+	}
+	for len(q) > 0 {
+		mid := q[0]
+		q = q[1:]
+		delete(d.waiting, mid)
+		if _, queued := d.known[mid]; queued {
+			delete(d.due, mid)
+			break
+		}
+	}
+	if len(q) == 0 {
+		delete(d.waiters, domain)
+	} else {
+		d.waiters[domain] = q
+	}
+}
+
+// freeLocked gives back one connection's room at domain.
+func (d *Deliverer) freeLocked(domain string) {
+	if d.open[domain]--; d.open[domain] <= 0 {
+		delete(d.open, domain)
+	}
+	d.total--
+	d.wakeLocked(domain)
 }
 
 // unreserve gives back the room acquire reserved when no connection came of it.
 func (d *Deliverer) unreserve(domain string) {
 	d.mu.Lock()
-	d.open[domain]--
-	d.total--
+	d.freeLocked(domain)
 	d.mu.Unlock()
 	d.Notify()
 }
@@ -98,40 +156,35 @@ func (d *Deliverer) unreserve(domain string) {
 // broken, at the destination's messages-per-connection limit, made under
 // settings since replaced, or delivery is stopping.
 func (d *Deliverer) park(ctx context.Context, pc *conn, maxMessages int) {
-	reusable := pc.c.Usable() && (maxMessages <= 0 || pc.c.Sent() < maxMessages) &&
-		d.settings.Load() == pc.settings && ctx.Err() == nil
-	if !reusable {
+	d.mu.Lock()
+	if !pc.c.Usable() || maxMessages > 0 && pc.c.Sent() >= maxMessages || d.settings.Load() != pc.settings || ctx.Err() != nil {
+		d.mu.Unlock()
 		d.close(pc)
 		return
 	}
 	pc.cur = carrying{}
-	d.mu.Lock()
-	pc.timer = time.AfterFunc(d.opts.IdleTimeout, func() { d.expire(pc) })
+	pc.gen++
+	gen := pc.gen
+	pc.idleSince = d.opts.Now()
+	pc.timer = time.AfterFunc(d.opts.IdleTimeout, func() { d.expire(pc, gen) })
 	d.idle[pc.domain] = append(d.idle[pc.domain], pc)
+	d.wakeLocked(pc.domain)
 	d.mu.Unlock()
-	d.Notify() // a message waiting for room at this destination can go now
-}
-
-// OutboundConnections reports the outbound connections open now, and how
-// many of them wait idle for a next message (for status).
-func (d *Deliverer) OutboundConnections() (open, idle int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, l := range d.idle {
-		idle += len(l)
-	}
-	return d.total, idle
+	d.Notify()
 }
 
 // expire closes a connection whose idle time is up, unless it was handed
-// over meanwhile.
-func (d *Deliverer) expire(pc *conn) {
+// over meanwhile (and perhaps parked again: then gen differs).
+func (d *Deliverer) expire(pc *conn, gen uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if pc.gen != gen {
+		return
+	}
 	l := d.idle[pc.domain]
 	for i, x := range l {
 		if x == pc {
-			d.idle[pc.domain] = append(l[:i:i], l[i+1:]...)
+			d.setIdleLocked(pc.domain, append(l[:i:i], l[i+1:]...))
 			d.dropLocked(pc)
 			return
 		}
@@ -151,26 +204,37 @@ func (d *Deliverer) closeIdle() {
 	}
 }
 
-// dropLocked frees a connection's room and closes it in the background
-// (QUIT waits for a reply). d.mu is held.
+// dropLocked closes a connection taken off its idle list in the background
+// (QUIT waits for a reply); its room comes free once it is closed, so a
+// limit of n connections is never n+1 on the wire. d.mu is held.
 func (d *Deliverer) dropLocked(pc *conn) {
-	d.open[pc.domain]--
-	d.total--
+	pc.gen++
 	d.closing.Add(1)
 	go func() {
 		defer d.closing.Done()
-		d.quit(pc)
+		d.close(pc)
 	}()
 }
 
-// close ends a connection in use and frees its room.
+// close ends a connection with QUIT, logs it and frees its room.
 func (d *Deliverer) close(pc *conn) {
 	d.quit(pc)
 	d.unreserve(pc.domain)
 }
 
-// quit sends QUIT, closes the connection and logs it.
+// quit sends QUIT, closes the connection and logs it; its room stays taken.
 func (d *Deliverer) quit(pc *conn) {
 	pc.c.Close()
 	d.opts.Log.Infof("DCID %d close", pc.dcid)
+}
+
+// OutboundConnections reports the outbound connections open now, and how
+// many of them wait idle for a next message (for status).
+func (d *Deliverer) OutboundConnections() (open, idle int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, l := range d.idle {
+		idle += len(l)
+	}
+	return d.total, idle
 }

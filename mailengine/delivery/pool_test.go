@@ -1,9 +1,12 @@
 package delivery
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,12 +23,16 @@ func (p *peer) counts() (conns, active, maxActive int) {
 	return len(p.remotes), p.active, p.maxActive
 }
 
-// deliverOne queues a message and waits until the peer has it and the queue is empty.
+// deliverOne queues a message and waits until the peer has it and its
+// attempt is over (the connection is parked or closed by then).
 func (h *harness) deliverOne(t *testing.T, p *peer) {
 	t.Helper()
 	n := len(p.received())
-	h.queue(t, "alice@sender.test", "bob@example.net")
-	require.Eventually(t, func() bool { return len(p.received()) == n+1 && h.spool.Count() == 0 }, 10*time.Second, 10*time.Millisecond)
+	mid := h.queue(t, "alice@sender.test", "bob@example.net")
+	finished := fmt.Sprintf("Message finished MID %d done", mid)
+	require.Eventually(t, func() bool {
+		return len(p.received()) == n+1 && strings.Contains(h.logLines(t), finished)
+	}, 10*time.Second, 10*time.Millisecond)
 }
 
 func (h *harness) logLines(t *testing.T) string {
@@ -98,10 +105,13 @@ func TestMessagesPerConnectionLimit(t *testing.T) {
 func TestIdleConnectionIsClosed(t *testing.T) {
 	p := startPeer(t, nil)
 	h := newHarness(t, route("example.net", p.addr))
-	h.d.opts.IdleTimeout = 200 * time.Millisecond
+	h.d.opts.IdleTimeout = 300 * time.Millisecond
 	h.run(t)
 	h.deliverOne(t, p)
+	start := time.Now()
+	assert.NotContains(t, h.logLines(t), "DCID 1 close", "kept open at first")
 	h.logContains(t, "DCID 1 close")
+	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "closed when its idle time was up, not at once")
 	require.Eventually(t, func() bool { _, active, _ := p.counts(); return active == 0 }, 5*time.Second, 10*time.Millisecond)
 	h.deliverOne(t, p)
 	conns, _, _ := p.counts()
@@ -110,7 +120,7 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 
 func TestConnectionClosedByThePeerIsReplaced(t *testing.T) {
 	// The peer drops idle sessions (go-smtp says "421 4.4.2 Idle timeout").
-	p := startPeer(t, nil, func(s *smtp.Server) { s.ReadTimeout = 150 * time.Millisecond })
+	p := startPeer(t, nil, func(s *smtp.Server) { s.ReadTimeout = time.Second })
 	h := newHarness(t, route("example.net", p.addr))
 	h.d.opts.IdleTimeout = time.Minute
 	h.run(t)
@@ -134,6 +144,7 @@ func TestDestinationConcurrencyLimitQueuesWithoutDeferring(t *testing.T) {
 		c.Delivery.RetryMax = config.Duration(time.Hour)
 	})
 	h.run(t)
+	start := time.Now()
 	for range 8 {
 		h.queue(t, "alice@sender.test", "bob@example.net")
 	}
@@ -142,6 +153,9 @@ func TestDestinationConcurrencyLimitQueuesWithoutDeferring(t *testing.T) {
 	}
 	_, _, maxActive := p.counts()
 	assert.Equal(t, 1, maxActive, "never more than the destination's one connection")
+	// A waiting message is woken as soon as the connection is free, not by
+	// a timer: eight messages over a loopback connection take milliseconds.
+	assert.Less(t, time.Since(start), 3*time.Second)
 	assert.NotContains(t, h.logLines(t), "Delayed:", "waiting for a connection is not a deferral")
 }
 
@@ -163,4 +177,62 @@ func TestSystemWideLimitClosesAnotherDestinationsIdleConnection(t *testing.T) {
 	open, idle = h.d.OutboundConnections()
 	assert.Equal(t, [2]int{1, 1}, [2]int{open, idle}, "still one connection in all: example.org's")
 	assert.NotContains(t, h.logLines(t), "Delayed:")
+}
+
+func TestConnectionClosedAfterAnUnfinishedTransactionIsReplaced(t *testing.T) {
+	p := startPeer(t, nil, func(s *smtp.Server) { s.ReadTimeout = time.Second })
+	p.reject["nobody@example.net"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
+	h := newHarness(t, route("example.net", p.addr))
+	h.d.opts.IdleTimeout = time.Minute
+	h.run(t)
+	// Null sender: the rejection makes no bounce. The connection is parked
+	// with a transaction to reset (RSET before the next MAIL).
+	h.queue(t, "", "nobody@example.net")
+	h.logContains(t, "Bounced: DCID 1 MID 1 to RID 0 - 5.1.1", "Message finished MID 1 done")
+	require.Eventually(t, func() bool { _, active, _ := p.counts(); return active == 0 }, 5*time.Second, 10*time.Millisecond, "the peer dropped the idle connection")
+	h.deliverOne(t, p)
+	logs := h.logLines(t)
+	assert.Contains(t, logs, "DCID 1 smtpclient: rset at", "the RSET found the connection gone")
+	assert.Contains(t, logs, "Message done DCID 2 MID 2")
+	assert.NotContains(t, logs, "Delayed:")
+}
+
+// debugLog is a go-smtp server's Debug writer: the whole conversation.
+type debugLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *debugLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *debugLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestStoppingSaysQUITOnIdleConnections(t *testing.T) {
+	var conversation debugLog
+	p := startPeer(t, nil, func(s *smtp.Server) { s.Debug = &conversation })
+	h := newHarness(t, route("example.net", p.addr))
+	h.d.opts.IdleTimeout = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { h.d.Run(ctx); close(stopped) }()
+	h.deliverOne(t, p)
+	require.NotContains(t, conversation.String(), "QUIT")
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	assert.Contains(t, conversation.String(), "QUIT", "the idle connection was closed with QUIT before Run returned")
+	assert.Contains(t, h.logLines(t), "DCID 1 close")
+	open, idle := h.d.OutboundConnections()
+	assert.Equal(t, [2]int{0, 0}, [2]int{open, idle})
 }

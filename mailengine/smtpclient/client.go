@@ -132,7 +132,7 @@ func Deliver(ctx context.Context, o Options, m Message) (Result, error) {
 		return res, err
 	}
 	defer c.Close()
-	return c.Send(m)
+	return c.Send(ctx, m)
 }
 
 // Probe connects, greets and negotiates TLS at o.Level exactly as Deliver
@@ -150,10 +150,9 @@ func Probe(ctx context.Context, o Options) (Result, error) {
 // Conn is an open session with a server, past the greeting, EHLO and the
 // TLS level, ready for mail transactions: Send delivers one message, and
 // can be called again for the next one while Usable. Close ends the
-// session. A Conn is not safe for concurrent use.
+// session with QUIT. A Conn is not safe for concurrent use.
 type Conn struct {
 	s      *session
-	stop   func() bool // detaches the context's close
 	closed bool
 	sent   int
 }
@@ -161,8 +160,9 @@ type Conn struct {
 // Dial connects to o.Addr, reads the greeting, says EHLO (or HELO) and
 // applies the TLS level o.Level. The Result carries the TLS state and the
 // verification outcome; on failure it says whether a retry in clear may
-// follow (FallbackClear), and the connection is already closed. Cancelling
-// ctx closes the connection at any time, also between messages.
+// follow (FallbackClear), and the connection is already closed. ctx bounds
+// the dialing and the handshakes only: cancelling it later does not touch
+// the connection.
 func Dial(ctx context.Context, o Options) (*Conn, Result, error) {
 	if o.Level == "" {
 		o.Level = None
@@ -178,20 +178,37 @@ func Dial(ctx context.Context, o Options) (*Conn, Result, error) {
 	if err := s.dial(); err != nil {
 		return nil, s.res, withText(err)
 	}
-	c := &Conn{s: s, stop: context.AfterFunc(ctx, func() { s.raw.Close() })}
-	if err := s.open(); err != nil {
+	c := &Conn{s: s}
+	err := s.guard(ctx, s.open)
+	if err != nil {
 		c.Close()
 		return nil, s.res, withText(err)
 	}
 	return c, s.connResult(), nil
 }
 
+// guard runs op with ctx as the session's context: cancelling ctx closes
+// the connection, which makes op fail (and the session broken).
+func (s *session) guard(ctx context.Context, op func() error) error {
+	s.ctx = ctx
+	stop := context.AfterFunc(ctx, func() { s.raw.Close() })
+	err := op()
+	if !stop() {
+		s.broken = true // closed under op's feet, even if op got through
+		if err == nil {
+			err = &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: ctx.Err()}
+		}
+	}
+	return err
+}
+
 // Send delivers m over the connection: MAIL, RCPT and DATA (after an RSET
 // when the previous transaction did not end with the final dot). See Result
-// for the outcome. An *Error in phase "rset" or "mail" without a reply code
-// on a connection that already carried a message means the server had
-// closed it meanwhile: nothing of m was transmitted.
-func (c *Conn) Send(m Message) (Result, error) {
+// for the outcome. A temporary *Error in phase "rset" or "mail" means
+// nothing of m was accepted (on a connection that already carried a
+// message: typically the server closed it meanwhile). Cancelling ctx
+// closes the connection and ends the transaction.
+func (c *Conn) Send(ctx context.Context, m Message) (Result, error) {
 	s := c.s
 	if c.closed || s.broken {
 		return s.connResult(), &Error{Phase: "mail", Addr: s.o.Addr, Temporary: true, Err: errors.New("the connection is closed")}
@@ -201,10 +218,12 @@ func (c *Conn) Send(m Message) (Result, error) {
 	}
 	s.res = s.connResult()
 	c.sent++
-	err := s.reset()
-	if err == nil {
-		err = s.transaction(m)
-	}
+	err := s.guard(ctx, func() error {
+		if err := s.reset(); err != nil {
+			return err
+		}
+		return s.transaction(m)
+	})
 	return s.res, withText(err)
 }
 
@@ -223,7 +242,6 @@ func (c *Conn) Close() {
 	}
 	c.closed = true
 	c.s.quit()
-	c.stop()
 	c.s.raw.Close()
 	c.s.emit(Closed, "", nil)
 }
@@ -676,7 +694,7 @@ func (s *session) send(timeout time.Duration, line string) error {
 
 // quit sends QUIT and waits briefly for its reply; errors are ignored.
 func (s *session) quit() {
-	if s.broken || s.ctx.Err() != nil {
+	if s.broken {
 		return
 	}
 	d := min(s.o.Timeouts.Command, 10*time.Second)

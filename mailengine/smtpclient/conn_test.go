@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,7 +27,7 @@ func TestConnCarriesSeveralMessages(t *testing.T) {
 	require.NotNil(t, res.TLS)
 	var delivered [][]string
 	for i, body := range []string{"first\n", "second\n", "third\n"} {
-		r, err := c.Send(Message{From: "s@relaybox.test", To: one, Body: strings.NewReader(body),
+		r, err := c.Send(context.Background(), Message{From: "s@relaybox.test", To: one, Body: strings.NewReader(body),
 			Delivered: func(rc []string) { delivered = append(delivered, rc) }})
 		require.NoError(t, err, "message %d", i+1)
 		assert.Equal(t, one, rcpts(r.Delivered))
@@ -37,7 +38,7 @@ func TestConnCarriesSeveralMessages(t *testing.T) {
 	c.Close()
 	c.Close() // a second Close does nothing
 	assert.False(t, c.Usable())
-	_, err = c.Send(Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("late\n")})
+	_, err = c.Send(context.Background(), Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("late\n")})
 	require.Error(t, err, "no Send after Close")
 
 	sess := p.sessions()
@@ -63,9 +64,9 @@ func TestConnResetsAfterAnUnfinishedTransaction(t *testing.T) {
 			c, _, err := Dial(context.Background(), Options{Addr: p.addr, Timeouts: fast})
 			require.NoError(t, err)
 			defer c.Close()
-			_, _ = c.Send(Message{From: "s@relaybox.test", To: tc.to, Body: strings.NewReader("x\n")})
+			_, _ = c.Send(context.Background(), Message{From: "s@relaybox.test", To: tc.to, Body: strings.NewReader("x\n")})
 			require.True(t, c.Usable(), "a refused transaction leaves the session usable")
-			_, _ = c.Send(Message{From: "s@relaybox.test", To: tc.to, Body: strings.NewReader("y\n")})
+			_, _ = c.Send(context.Background(), Message{From: "s@relaybox.test", To: tc.to, Body: strings.NewReader("y\n")})
 			c.Close()
 			got := verbs(p.sessions()[0].cmds)
 			require.Contains(t, got, "RSET")
@@ -89,9 +90,9 @@ func TestConnClosedByTheServerBetweenMessages(t *testing.T) {
 	c, _, err := Dial(context.Background(), Options{Addr: p.addr, Timeouts: fast})
 	require.NoError(t, err)
 	defer c.Close()
-	_, err = c.Send(Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("x\n")})
+	_, err = c.Send(context.Background(), Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("x\n")})
 	require.NoError(t, err)
-	res, err := c.Send(Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("y\n")})
+	res, err := c.Send(context.Background(), Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("y\n")})
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, "mail", e.Phase)
@@ -107,7 +108,7 @@ func TestConnAfter421IsNotReused(t *testing.T) {
 	c, _, err := Dial(context.Background(), Options{Addr: p.addr, Timeouts: fast})
 	require.NoError(t, err)
 	defer c.Close()
-	_, err = c.Send(Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("x\n")})
+	_, err = c.Send(context.Background(), Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("x\n")})
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, 421, e.Code)
@@ -124,16 +125,34 @@ func TestDialFailureClosesAndReports(t *testing.T) {
 	assert.Equal(t, "QUIT", verbs(sess[0].cmds)[len(sess[0].cmds)-1], "a required level that cannot be met ends with QUIT")
 }
 
-func TestContextEndsAnIdleConn(t *testing.T) {
+func TestContexts(t *testing.T) {
+	p := startPeer(t, peerOpts{})
+	dialCtx, cancelDial := context.WithCancel(context.Background())
+	c, _, err := Dial(dialCtx, Options{Addr: p.addr, Timeouts: fast})
+	require.NoError(t, err)
+	defer c.Close()
+	cancelDial() // the dial's context ends with the dial
+	_, err = c.Send(context.Background(), Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("x\n")})
+	require.NoError(t, err, "a connection outlives its dial's context")
+	require.True(t, c.Usable())
+
+	sendCtx, cancelSend := context.WithCancel(context.Background())
+	cancelSend()
+	_, err = c.Send(sendCtx, Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("y\n")})
+	require.ErrorIs(t, err, context.Canceled, "a cancelled send ends its transaction")
+	assert.False(t, c.Usable())
+	assert.Len(t, p.sessions()[0].bodies, 1, "the second message did not go out")
+}
+
+func TestCloseSaysQUITAfterTheDialContextEnded(t *testing.T) {
 	p := startPeer(t, peerOpts{})
 	ctx, cancel := context.WithCancel(context.Background())
 	c, _, err := Dial(ctx, Options{Addr: p.addr, Timeouts: fast})
 	require.NoError(t, err)
-	defer c.Close()
-	_, err = c.Send(Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("x\n")})
-	require.NoError(t, err)
-	cancel()
-	_, err = c.Send(Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("y\n")})
-	require.ErrorIs(t, err, context.Canceled)
-	assert.Len(t, p.sessions()[0].bodies, 1)
+	cancel() // as at shutdown: the delivery loop's context ends while the connection is idle
+	c.Close()
+	require.Eventually(t, func() bool {
+		cmds := p.sessions()[0].cmds
+		return len(cmds) > 0 && verbs(cmds)[len(cmds)-1] == "QUIT"
+	}, 5*time.Second, 10*time.Millisecond, "an idle connection is closed politely")
 }
