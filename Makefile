@@ -49,6 +49,7 @@ bench: test-deps build
 	scripts/bench-commit-to-effect.sh $(BIN) 20
 	scripts/bench-inbound.sh $(BIN) $(BENCH_MESSAGES) $(BENCH_ROUNDS)
 	scripts/bench-e2e.sh $(BIN) $(BENCH_E2E_MESSAGES) $(BENCH_ROUNDS)
+	MODES=starttls PF_TLS_REUSE=yes scripts/bench-e2e.sh $(BIN) $(BENCH_E2E_MESSAGES) $(BENCH_ROUNDS)
 
 ## fuzz: each fuzz target briefly (FUZZTIME=10s)
 fuzz:
