@@ -36,6 +36,10 @@ type peer struct {
 	reject map[string]*smtp.SMTPError
 	// mailErr, when set, is the reply to every MAIL FROM
 	mailErr *smtp.SMTPError
+	// inData, when set, receives a value while a message is being received,
+	// and the peer answers the final dot only once release is closed
+	inData  chan struct{}
+	release chan struct{}
 	// sessions open now and the most at once (go-smtp starts a new session
 	// after STARTTLS), and every client address seen (one per connection)
 	active, maxActive int
@@ -65,6 +69,10 @@ func (s *peerSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	if s.p.inData != nil {
+		s.p.inData <- struct{}{}
+		<-s.p.release
 	}
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
@@ -97,6 +105,7 @@ type peerOptions struct {
 	listen  string // "" = 127.0.0.1:0
 	tls     *tls.Config
 	mailErr *smtp.SMTPError
+	hold    bool // the final dot is answered once the test closes peer.release
 	edits   []func(*smtp.Server)
 }
 
@@ -107,6 +116,9 @@ func startPeerWith(t *testing.T, o peerOptions) *peer {
 		o.listen = "127.0.0.1:0"
 	}
 	p := &peer{reject: map[string]*smtp.SMTPError{}, remotes: map[string]bool{}, mailErr: o.mailErr}
+	if o.hold {
+		p.inData, p.release = make(chan struct{}, 1), make(chan struct{})
+	}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		p.mu.Lock()
 		p.remotes[c.Conn().RemoteAddr().String()] = true

@@ -73,8 +73,8 @@ func TestNextMessageReusesTheConnection(t *testing.T) {
 	h.d.Apply(&Settings{Config: h.cfg, TLS: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}})
 	h.logContains(t, "DCID 1 close")
 	require.Eventually(t, func() bool { _, active, _ := p.counts(); return active == 0 }, 5*time.Second, 10*time.Millisecond, "the peer saw the connection end")
-	open, idle = h.d.OutboundConnections()
-	assert.Equal(t, [2]int{0, 0}, [2]int{open, idle}, "none open after the commit")
+	assert.Eventually(t, func() bool { open, idle := h.d.OutboundConnections(); return open == 0 && idle == 0 },
+		5*time.Second, 10*time.Millisecond, "none open after the commit")
 	h.deliverOne(t, p)
 	conns, _, _ = p.counts()
 	assert.Equal(t, 2, conns, "the next message needs a new connection")
@@ -173,7 +173,7 @@ func TestSystemWideLimitClosesAnotherDestinationsIdleConnection(t *testing.T) {
 	require.Equal(t, [2]int{1, 1}, [2]int{open, idle})
 	h.queue(t, "alice@sender.test", "carol@example.org")
 	require.Eventually(t, func() bool { return len(org.received()) == 1 && h.spool.Count() == 0 }, 10*time.Second, 10*time.Millisecond)
-	h.logContains(t, "DCID 1 close", "Message done DCID 2 MID 2")
+	h.logContains(t, "DCID 1 close", "Message done DCID 2 MID 2", "Message finished MID 2 done")
 	open, idle = h.d.OutboundConnections()
 	assert.Equal(t, [2]int{1, 1}, [2]int{open, idle}, "still one connection in all: example.org's")
 	assert.NotContains(t, h.logLines(t), "Delayed:")
@@ -235,4 +235,26 @@ func TestStoppingSaysQUITOnIdleConnections(t *testing.T) {
 	assert.Contains(t, h.logLines(t), "DCID 1 close")
 	open, idle := h.d.OutboundConnections()
 	assert.Equal(t, [2]int{0, 0}, [2]int{open, idle})
+}
+
+func TestCommitDuringATransactionRetiresItsConnection(t *testing.T) {
+	p := startPeerWith(t, peerOptions{hold: true})
+	h := newHarness(t, route("example.net", p.addr))
+	h.d.opts.IdleTimeout = time.Minute
+	h.run(t)
+	h.queue(t, "alice@sender.test", "bob@example.net")
+	select {
+	case <-p.inData:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the message never reached the peer")
+	}
+	// A commit while the message is on the wire: the transaction completes,
+	// then the connection closes instead of waiting for the next message.
+	h.d.Apply(&Settings{Config: h.cfg, TLS: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}})
+	close(p.release)
+	h.logContains(t, "Message done DCID 1 MID 1", "Message finished MID 1 done", "DCID 1 close")
+	assert.Eventually(t, func() bool { open, idle := h.d.OutboundConnections(); return open == 0 && idle == 0 },
+		5*time.Second, 10*time.Millisecond, "nothing kept under the old settings")
+	h.deliverOne(t, p)
+	assert.Contains(t, h.logLines(t), "Message done DCID 2 MID 2", "the next message gets a connection under the new settings")
 }
