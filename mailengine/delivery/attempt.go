@@ -112,17 +112,11 @@ func outcomeAll(rids []int, r rcptResult) map[int]rcptResult {
 	return out
 }
 
-// sortResults turns a transaction's outcome into each recipient's: a
-// permanent failure bounces every recipient, a temporary one defers them,
-// else each gets its own reply's outcome.
+// sortResults turns a transaction's outcome into each recipient's: the
+// final replies the server gave (delivered, rejected, deferred) stand; the
+// other recipients follow the error, bounced when it is permanent and
+// deferred when it is temporary.
 func sortResults(m queue.Message, rids []int, res smtpclient.Result, err error) map[int]rcptResult {
-	var ce *smtpclient.Error
-	if errors.As(err, &ce) {
-		if !ce.Temporary {
-			return outcomeAll(rids, rcptResult{outcome: bounced, status: orStatus(ce.Enhanced, "5.0.0"), text: ce.Text})
-		}
-		return outcomeAll(rids, rcptResult{outcome: pending, text: err.Error()})
-	}
 	results := map[int]rcptResult{}
 	for _, r := range res.Delivered {
 		results[ridOf(m, rids, r.Rcpt)] = rcptResult{outcome: delivered}
@@ -132,6 +126,18 @@ func sortResults(m queue.Message, rids []int, res smtpclient.Result, err error) 
 	}
 	for _, r := range res.Deferred {
 		results[ridOf(m, rids, r.Rcpt)] = rcptResult{outcome: pending, text: fmt.Sprintf("%d %s", r.Code, r.Text)}
+	}
+	var ce *smtpclient.Error
+	if errors.As(err, &ce) {
+		rest := rcptResult{outcome: pending, text: err.Error()}
+		if !ce.Temporary {
+			rest = rcptResult{outcome: bounced, status: orStatus(ce.Enhanced, "5.0.0"), text: ce.Text}
+		}
+		for _, rid := range rids {
+			if _, known := results[rid]; !known {
+				results[rid] = rest
+			}
+		}
 	}
 	return results
 }

@@ -83,7 +83,9 @@ func (d *Deliverer) resolverFor(s *Settings) Resolver {
 	if r == "" || r == config.SystemResolver {
 		return d.opts.Resolver
 	}
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+	// StrictErrors: a failed AAAA beside a missing A is a failure (defer),
+	// not "no such host" (bounce).
+	return &net.Resolver{PreferGo: true, StrictErrors: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var dialer net.Dialer
 		return dialer.DialContext(ctx, network, r)
 	}}
@@ -105,12 +107,13 @@ type Deliverer struct {
 	alerted  map[string]time.Time
 
 	// Outbound connections (pool.go), under mu.
-	idle    map[string][]*conn     // per destination, oldest first
-	open    map[string]int         // per destination: in use, idle and closing
-	total   int                    // all open connections
-	waiters map[string][]queue.MID // per destination: messages waiting for room, first come first
-	waiting map[queue.MID]bool     // the messages in waiters
-	closing sync.WaitGroup         // connections being closed in the background
+	idle     map[string][]*conn     // per destination, oldest first
+	open     map[string]int         // per destination: in use, idle and closing
+	total    int                    // all open connections
+	waiters  map[string][]queue.MID // waiting lines for room: per destination, and systemWide
+	waitKey  map[queue.MID]string   // the line each waiting message is in
+	closingN int                    // connections being closed in the background
+	closing  sync.WaitGroup         // the same, for Run's end
 }
 
 // New returns a deliverer; Run starts it.
@@ -129,7 +132,7 @@ func New(opts Options) *Deliverer {
 	}
 	return &Deliverer{opts: opts, wake: make(chan struct{}, 1), known: map[queue.MID]queue.Message{}, busy: map[queue.MID]bool{}, due: map[queue.MID]time.Time{},
 		attempts: map[queue.MID]int{}, alerted: map[string]time.Time{}, idle: map[string][]*conn{}, open: map[string]int{},
-		waiters: map[string][]queue.MID{}, waiting: map[queue.MID]bool{}}
+		waiters: map[string][]queue.MID{}, waitKey: map[queue.MID]string{}}
 }
 
 // Apply switches to new settings for the next attempts. Deferred messages
@@ -289,8 +292,9 @@ const (
 )
 
 // waitRetry is how soon a message that met the concurrency limit is looked
-// at again (a connection coming free wakes the scheduler earlier).
-const waitRetry = 250 * time.Millisecond
+// at again if nothing wakes it first: a safety net, as a connection coming
+// free wakes the first message waiting for it (wakeLocked).
+const waitRetry = 5 * time.Second
 
 // attempt tries every pending recipient of a message once.
 func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
@@ -356,13 +360,16 @@ func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
 	}
 	age := d.opts.Now().Sub(m.Envelope.Received)
 	expired := age > time.Duration(s.Config.Delivery.MaxQueueLifetime)
-	if len(waited) > 0 {
-		if len(deferred) == 0 && !expired {
-			d.mu.Lock()
+	if len(waited) > 0 && len(deferred) == 0 && !expired {
+		d.mu.Lock()
+		if _, still := d.waitKey[m.MID]; still {
 			d.due[m.MID] = d.opts.Now().Add(waitRetry) // unless room comes free first (wakeLocked)
-			d.mu.Unlock()
-			return
-		}
+		} // else woken while this attempt ran: go again at once
+		d.mu.Unlock()
+		return
+	}
+	d.unwait(m.MID)
+	if len(waited) > 0 {
 		deferred = append(deferred, waited...)
 		if lastErr == "" {
 			lastErr = "waiting for a connection: the concurrency limit is reached"
@@ -434,8 +441,9 @@ type target struct {
 }
 
 // lookupError is a failed host lookup. status is set when it is permanent
-// and the message bounces: 5.4.4 when the recipient domain does not exist
-// or has neither MX nor address records (as Postfix), 5.1.10 for a null MX
+// and the message bounces: 5.4.4 when the recipient domain does not exist,
+// has neither MX nor address records, or none of its MX hosts has an
+// address (as Postfix with its defaults), 5.1.10 for a null MX
 // (RFC 7505). Otherwise it is temporary: a DNS failure, or a route host
 // that does not resolve (an operator's typo or a DNS outage, as Postfix
 // treats its relayhost).
@@ -474,6 +482,9 @@ func (d *Deliverer) targets(ctx context.Context, s *Settings, domain string) ([]
 	// add resolves host (a FQDN with its dot when it comes from DNS) and
 	// appends its addresses; limit caps the targets (0 = none).
 	add := func(host, port string, limit int) {
+		if limit > 0 && len(out) >= limit {
+			return // enough addresses: no more lookups
+		}
 		name := strings.TrimSuffix(host, ".")
 		if ip := net.ParseIP(strings.Trim(name, "[]")); ip != nil {
 			out = append(out, target{addr: net.JoinHostPort(ip.String(), port), name: ip.String()})
@@ -511,7 +522,7 @@ func (d *Deliverer) targets(ctx context.Context, s *Settings, domain string) ([]
 		switch {
 		case err == nil && len(mxs) == 1 && mxs[0].Host == ".":
 			return nil, &lookupError{status: "5.1.10", text: "Recipient address has null MX: " + domain + " accepts no mail (RFC 7505)"}
-		case err == nil && len(mxs) > 0:
+		case len(mxs) > 0: // with an error too: Go keeps the well-formed records
 			for _, mx := range mxs {
 				add(mx.Host, mxPort, limit)
 			}

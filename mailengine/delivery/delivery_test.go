@@ -34,12 +34,15 @@ type peer struct {
 	got    []string // "rcpt|body"
 	tlsVer []uint16
 	reject map[string]*smtp.SMTPError
-	// mailErr, when set, is the reply to every MAIL FROM
-	mailErr *smtp.SMTPError
+	// mailErr, when set, is the reply to MAIL FROM once a session has had
+	// mailErrAfter transactions (0: from the first)
+	mailErr      *smtp.SMTPError
+	mailErrAfter int
 	// inData, when set, receives a value while a message is being received,
 	// and the peer answers the final dot only once release is closed
-	inData  chan struct{}
-	release chan struct{}
+	inData      chan struct{}
+	release     chan struct{}
+	releaseOnce sync.Once
 	// sessions open now and the most at once (go-smtp starts a new session
 	// after STARTTLS), and every client address seen (one per connection)
 	active, maxActive int
@@ -50,10 +53,12 @@ type peerSession struct {
 	p     *peer
 	c     *smtp.Conn
 	rcpts []string
+	mails int
 }
 
 func (s *peerSession) Mail(string, *smtp.MailOptions) error {
-	if s.p.mailErr != nil {
+	s.mails++
+	if s.p.mailErr != nil && s.mails > s.p.mailErrAfter {
 		return s.p.mailErr
 	}
 	return nil
@@ -102,11 +107,12 @@ func startPeer(t *testing.T, tlsCfg *tls.Config, edits ...func(*smtp.Server)) *p
 }
 
 type peerOptions struct {
-	listen  string // "" = 127.0.0.1:0
-	tls     *tls.Config
-	mailErr *smtp.SMTPError
-	hold    bool // the final dot is answered once the test closes peer.release
-	edits   []func(*smtp.Server)
+	listen       string // "" = 127.0.0.1:0
+	tls          *tls.Config
+	mailErr      *smtp.SMTPError
+	mailErrAfter int
+	hold         bool // the final dot is answered once the test closes peer.release
+	edits        []func(*smtp.Server)
 }
 
 func startPeerWith(t *testing.T, o peerOptions) *peer {
@@ -115,7 +121,7 @@ func startPeerWith(t *testing.T, o peerOptions) *peer {
 	if o.listen == "" {
 		o.listen = "127.0.0.1:0"
 	}
-	p := &peer{reject: map[string]*smtp.SMTPError{}, remotes: map[string]bool{}, mailErr: o.mailErr}
+	p := &peer{reject: map[string]*smtp.SMTPError{}, remotes: map[string]bool{}, mailErr: o.mailErr, mailErrAfter: o.mailErrAfter}
 	if o.hold {
 		p.inData, p.release = make(chan struct{}, 1), make(chan struct{})
 	}

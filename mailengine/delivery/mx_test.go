@@ -172,3 +172,15 @@ func TestMXSessionLimit(t *testing.T) {
 	c3, _, _ := third.counts()
 	assert.Equal(t, [3]int{1, 1, 0}, [3]int{c1, c2, c3}, "two sessions per attempt, then the message waits for its retry")
 }
+
+func TestMXHostsWithoutAddressesBounce(t *testing.T) {
+	// As Postfix with smtp_defer_if_no_mx_address_found = no (its default).
+	h, _ := mxHarness(t, testdns.Zone{
+		MX: map[string][]testdns.MX{"example.net": {{Host: "mx.example.net", Pref: 10}}},
+		A:  map[string][]string{"example.net": {"127.0.0.1"}}, // the domain's own address is not used when it has MX
+	}, "25", nil)
+	h.run(t)
+	h.queue(t, "", "bob@example.net")
+	h.logContains(t, "Bounced: MID 1 to RID 0 - 5.4.4 - Host or domain name not found: address lookup for mx.example.net failed")
+	require.Eventually(t, func() bool { return h.spool.Count() == 0 }, 5*time.Second, 10*time.Millisecond)
+}

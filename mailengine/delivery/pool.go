@@ -46,12 +46,16 @@ const (
 	slotFresh             // a new connection may be opened
 )
 
+// systemWide is the waiting line of messages that met the system-wide
+// limit (the others wait in their destination's line).
+const systemWide = ""
+
 // acquire hands over an idle connection to domain made under the current
 // settings s, or reserves room for a new one within the destination's
-// limit and the system-wide limit. When there is no room, mid is put on
-// the destination's waiting list, to be woken when room comes free; at the
-// system-wide limit the longest-idle connection of another destination is
-// closed to make that room.
+// limit and the system-wide limit. When there is no room, mid joins the
+// waiting line of what blocked it, to be woken when room comes free there;
+// at the system-wide limit the longest-idle connection of another
+// destination is closed to make that room (unless one is closing already).
 func (d *Deliverer) acquire(domain string, s *Settings, limit, global int, mid queue.MID) (*conn, slot) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -64,19 +68,38 @@ func (d *Deliverer) acquire(domain string, s *Settings, limit, global int, mid q
 		}
 		d.dropLocked(pc) // made under settings that no longer apply
 	}
-	if limit > 0 && d.open[domain] >= limit || global > 0 && d.total >= global {
-		if global > 0 && d.total >= global {
+	switch {
+	case limit > 0 && d.open[domain] >= limit:
+		d.waitLocked(domain, mid)
+		return nil, slotBusy
+	case global > 0 && d.total >= global:
+		if d.total-d.closingN >= global {
 			d.evictLocked(domain)
 		}
-		if !d.waiting[mid] {
-			d.waiting[mid] = true
-			d.waiters[domain] = append(d.waiters[domain], mid)
-		}
+		d.waitLocked(systemWide, mid)
 		return nil, slotBusy
 	}
 	d.open[domain]++
 	d.total++
 	return nil, slotFresh
+}
+
+// waitLocked puts mid at the end of the waiting line key (one line per
+// message: joining another leaves the old entry stale, skipped on wake).
+func (d *Deliverer) waitLocked(key string, mid queue.MID) {
+	if cur, ok := d.waitKey[mid]; ok && cur == key {
+		return
+	}
+	d.waitKey[mid] = key
+	d.waiters[key] = append(d.waiters[key], mid)
+}
+
+// unwait takes a message out of the waiting lines: its attempt ended in
+// something other than waiting.
+func (d *Deliverer) unwait(mid queue.MID) {
+	d.mu.Lock()
+	delete(d.waitKey, mid)
+	d.mu.Unlock()
 }
 
 // setIdleLocked replaces a destination's idle list, dropping the key when empty.
@@ -105,42 +128,39 @@ func (d *Deliverer) evictLocked(domain string) {
 	d.dropLocked(oldest)
 }
 
-// wakeLocked lets the first message waiting for domain (else for any
-// destination: the system-wide limit) be scheduled at once.
-func (d *Deliverer) wakeLocked(domain string) {
-	q := d.waiters[domain]
-	if len(q) == 0 {
-		for dom, l := range d.waiters {
-			domain, q = dom, l
-			break
-		}
-	}
-	if len(q) == 0 {
-		return
-	}
+// wakeLocked lets the first message still waiting in line key be
+// scheduled at once: its waiting retry time is cleared. A message woken
+// while its attempt is still running sees it when the attempt ends.
+func (d *Deliverer) wakeLocked(key string) {
+	q := d.waiters[key]
 	for len(q) > 0 {
 		mid := q[0]
 		q = q[1:]
-		delete(d.waiting, mid)
+		if d.waitKey[mid] != key {
+			continue // woken already, moved to another line, or done
+		}
+		delete(d.waitKey, mid)
 		if _, queued := d.known[mid]; queued {
 			delete(d.due, mid)
 			break
 		}
 	}
 	if len(q) == 0 {
-		delete(d.waiters, domain)
+		delete(d.waiters, key)
 	} else {
-		d.waiters[domain] = q
+		d.waiters[key] = q
 	}
 }
 
-// freeLocked gives back one connection's room at domain.
+// freeLocked gives back one connection's room at domain: a message waiting
+// for the destination, and one waiting for the system-wide limit, may go.
 func (d *Deliverer) freeLocked(domain string) {
 	if d.open[domain]--; d.open[domain] <= 0 {
 		delete(d.open, domain)
 	}
 	d.total--
 	d.wakeLocked(domain)
+	d.wakeLocked(systemWide)
 }
 
 // unreserve gives back the room acquire reserved when no connection came of it.
@@ -209,10 +229,16 @@ func (d *Deliverer) closeIdle() {
 // limit of n connections is never n+1 on the wire. d.mu is held.
 func (d *Deliverer) dropLocked(pc *conn) {
 	pc.gen++
+	d.closingN++
 	d.closing.Add(1)
 	go func() {
 		defer d.closing.Done()
-		d.close(pc)
+		d.quit(pc)
+		d.mu.Lock()
+		d.closingN--
+		d.freeLocked(pc.domain)
+		d.mu.Unlock()
+		d.Notify()
 	}()
 }
 

@@ -105,13 +105,13 @@ func TestMessagesPerConnectionLimit(t *testing.T) {
 func TestIdleConnectionIsClosed(t *testing.T) {
 	p := startPeer(t, nil)
 	h := newHarness(t, route("example.net", p.addr))
-	h.d.opts.IdleTimeout = 300 * time.Millisecond
+	h.d.opts.IdleTimeout = 500 * time.Millisecond
 	h.run(t)
 	h.deliverOne(t, p)
 	start := time.Now()
 	assert.NotContains(t, h.logLines(t), "DCID 1 close", "kept open at first")
 	h.logContains(t, "DCID 1 close")
-	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "closed when its idle time was up, not at once")
+	assert.GreaterOrEqual(t, time.Since(start), 250*time.Millisecond, "closed when its idle time was up, not at once")
 	require.Eventually(t, func() bool { _, active, _ := p.counts(); return active == 0 }, 5*time.Second, 10*time.Millisecond)
 	h.deliverOne(t, p)
 	conns, _, _ := p.counts()
@@ -238,23 +238,101 @@ func TestStoppingSaysQUITOnIdleConnections(t *testing.T) {
 }
 
 func TestCommitDuringATransactionRetiresItsConnection(t *testing.T) {
-	p := startPeerWith(t, peerOptions{hold: true})
+	p := holdPeer(t)
 	h := newHarness(t, route("example.net", p.addr))
 	h.d.opts.IdleTimeout = time.Minute
 	h.run(t)
 	h.queue(t, "alice@sender.test", "bob@example.net")
-	select {
-	case <-p.inData:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the message never reached the peer")
-	}
+	p.awaitData(t)
 	// A commit while the message is on the wire: the transaction completes,
 	// then the connection closes instead of waiting for the next message.
 	h.d.Apply(&Settings{Config: h.cfg, TLS: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}})
-	close(p.release)
+	p.answer()
 	h.logContains(t, "Message done DCID 1 MID 1", "Message finished MID 1 done", "DCID 1 close")
 	assert.Eventually(t, func() bool { open, idle := h.d.OutboundConnections(); return open == 0 && idle == 0 },
 		5*time.Second, 10*time.Millisecond, "nothing kept under the old settings")
 	h.deliverOne(t, p)
 	assert.Contains(t, h.logLines(t), "Message done DCID 2 MID 2", "the next message gets a connection under the new settings")
+}
+
+// holdPeer starts a peer that keeps each message's final dot unanswered
+// until the test releases it (at the end of the test at the latest).
+func holdPeer(t *testing.T) *peer {
+	p := startPeerWith(t, peerOptions{hold: true})
+	t.Cleanup(p.answer)
+	return p
+}
+
+// answer lets a holding peer answer every final dot from now on.
+func (p *peer) answer() { p.releaseOnce.Do(func() { close(p.release) }) }
+
+func (p *peer) awaitData(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.inData:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message reached the peer")
+	}
+}
+
+func TestWaitingAndDeferredMessagesKeepTheirBackoff(t *testing.T) {
+	busy := holdPeer(t)
+	h := newHarness(t, func(c *config.Config) {
+		route("example.net", busy.addr)(c)
+		route("dead.test", "127.0.0.1:1")(c) // refuses connections
+		c.Destinations.Domains = []config.DestPolicy{{Domain: "example.net", TLS: config.DestTLSNone, MaxConnections: 1}}
+		c.Delivery.RetryInitial = config.Duration(time.Hour)
+		c.Delivery.RetryMax = config.Duration(time.Hour)
+	})
+	h.run(t)
+	h.queue(t, "alice@sender.test", "bob@example.net") // takes example.net's one connection and holds it
+	busy.awaitData(t)
+	// Each of these waits for example.net and fails at dead.test: deferred
+	// for an hour, whatever example.net's room does meanwhile.
+	h.queue(t, "alice@sender.test", "bob@example.net", "carl@dead.test")
+	h.queue(t, "alice@sender.test", "bob@example.net", "carl@dead.test")
+	h.logContains(t, "Delayed: MID 2", "Delayed: MID 3")
+	busy.answer() // example.net's connection comes free: it must not wake the deferred messages
+	h.logContains(t, "Message finished MID 1 done")
+	time.Sleep(time.Second)
+	logs := h.logLines(t)
+	assert.Equal(t, 1, strings.Count(logs, "Delayed: MID 2 "), logs)
+	assert.Equal(t, 1, strings.Count(logs, "Delayed: MID 3 "), logs)
+}
+
+func TestDestinationLimitDoesNotEvictOtherConnections(t *testing.T) {
+	busy, org := holdPeer(t), startPeer(t, nil)
+	h := newHarness(t, func(c *config.Config) {
+		route("example.net", busy.addr)(c)
+		route("example.org", org.addr)(c)
+		c.Destinations.Domains = []config.DestPolicy{{Domain: "example.net", TLS: config.DestTLSNone, MaxConnections: 1}}
+		c.Delivery.MaxConnections = 2
+	})
+	h.d.opts.IdleTimeout = time.Minute
+	h.run(t)
+	h.queue(t, "alice@sender.test", "carol@example.org") // DCID 1 to example.org, then idle
+	h.logContains(t, "Message done DCID 1 MID 1", "Message finished MID 1 done")
+	h.queue(t, "alice@sender.test", "bob@example.net")
+	busy.awaitData(t) // DCID 2 holds example.net's one connection
+	h.queue(t, "alice@sender.test", "bob@example.net")
+	time.Sleep(300 * time.Millisecond)
+	assert.NotContains(t, h.logLines(t), "DCID 1 close", "example.org's idle connection cannot help example.net: it stays")
+	open, idle := h.d.OutboundConnections()
+	assert.Equal(t, [2]int{2, 1}, [2]int{open, idle})
+	busy.answer()
+	h.logContains(t, "Message done DCID 2 MID 2", "Message done DCID 2 MID 3")
+}
+
+func TestReusedConnectionRefusingAnotherMessageIsReplaced(t *testing.T) {
+	p := startPeerWith(t, peerOptions{mailErrAfter: 1,
+		mailErr: &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many messages in this session"}})
+	h := newHarness(t, route("example.net", p.addr))
+	h.d.opts.IdleTimeout = time.Minute
+	h.run(t)
+	h.deliverOne(t, p)
+	h.deliverOne(t, p)
+	logs := h.logLines(t)
+	assert.Contains(t, logs, "Message done DCID 2 MID 2", "a new connection took the second message")
+	assert.Contains(t, logs, "DCID 1 close")
+	assert.NotContains(t, logs, "Delayed:")
 }

@@ -172,7 +172,9 @@ func Dial(ctx context.Context, o Options) (*Conn, Result, error) {
 		o.HELO = "localhost"
 	}
 	if err := validateOptions(&o); err != nil {
-		return nil, Result{}, &Error{Phase: "config", Addr: o.Addr, Text: err.Error(), Err: err}
+		// Our settings are wrong, not the message: temporary, so a fix and
+		// a commit deliver it instead of a bounce.
+		return nil, Result{}, &Error{Phase: "config", Addr: o.Addr, Temporary: true, Text: err.Error(), Err: err}
 	}
 	s := &session{o: &o, ctx: ctx}
 	if err := s.dial(); err != nil {
@@ -194,10 +196,9 @@ func (s *session) guard(ctx context.Context, op func() error) error {
 	stop := context.AfterFunc(ctx, func() { s.raw.Close() })
 	err := op()
 	if !stop() {
-		s.broken = true // closed under op's feet, even if op got through
-		if err == nil {
-			err = &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: ctx.Err()}
-		}
+		// Closed under op's feet, or right after it got through (then its
+		// outcome stands: a message the server accepted is delivered).
+		s.broken = true
 	}
 	return err
 }
@@ -215,6 +216,9 @@ func (c *Conn) Send(ctx context.Context, m Message) (Result, error) {
 	}
 	if err := validateMessage(&m); err != nil {
 		return s.connResult(), &Error{Phase: "config", Addr: s.o.Addr, Text: err.Error(), Err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return s.connResult(), &Error{Phase: "mail", Addr: s.o.Addr, Temporary: true, Err: err}
 	}
 	s.res = s.connResult()
 	c.sent++
@@ -372,7 +376,7 @@ func (s *session) dial() error {
 		ip := net.ParseIP(host)
 		pn, err := strconv.Atoi(port)
 		if ip == nil || err != nil {
-			return &Error{Phase: "config", Addr: s.o.Addr, Err: fmt.Errorf("source address %q is not an IP address", la)}
+			return &Error{Phase: "config", Addr: s.o.Addr, Temporary: true, Err: fmt.Errorf("source address %q is not an IP address", la)}
 		}
 		d.LocalAddr = &net.TCPAddr{IP: ip, Port: pn}
 	}

@@ -425,23 +425,24 @@ func TestCancelAndTimeouts(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for name, tc := range map[string]struct {
-		o Options
-		m Message
+		o         Options
+		m         Message
+		temporary bool // our settings (fixed by a commit) rather than the message
 	}{
-		"level":         {Options{Addr: "127.0.0.1:25", Level: "sometimes"}, Message{To: one, Body: strings.NewReader("")}},
-		"addr":          {Options{Addr: "127.0.0.1"}, Message{To: one, Body: strings.NewReader("")}},
-		"no rcpt":       {Options{Addr: "127.0.0.1:25"}, Message{Body: strings.NewReader("")}},
-		"crlf in rcpt":  {Options{Addr: "127.0.0.1:25"}, Message{To: []string{"a@b\r\nDATA"}, Body: strings.NewReader("")}},
-		"crlf in from":  {Options{Addr: "127.0.0.1:25"}, Message{From: "a@b>\r\nRSET", To: one, Body: strings.NewReader("")}},
-		"no body":       {Options{Addr: "127.0.0.1:25"}, Message{To: one}},
-		"bad source ip": {Options{Addr: "127.0.0.1:25", LocalAddr: "eth0"}, Message{To: one, Body: strings.NewReader("")}},
+		"level":         {Options{Addr: "127.0.0.1:25", Level: "sometimes"}, Message{To: one, Body: strings.NewReader("")}, true},
+		"addr":          {Options{Addr: "127.0.0.1"}, Message{To: one, Body: strings.NewReader("")}, true},
+		"no rcpt":       {Options{Addr: "127.0.0.1:25"}, Message{Body: strings.NewReader("")}, false},
+		"crlf in rcpt":  {Options{Addr: "127.0.0.1:25"}, Message{To: []string{"a@b\r\nDATA"}, Body: strings.NewReader("")}, false},
+		"crlf in from":  {Options{Addr: "127.0.0.1:25"}, Message{From: "a@b>\r\nRSET", To: one, Body: strings.NewReader("")}, false},
+		"no body":       {Options{Addr: "127.0.0.1:25"}, Message{To: one}, false},
+		"bad source ip": {Options{Addr: "127.0.0.1:25", LocalAddr: "eth0"}, Message{To: one, Body: strings.NewReader("")}, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Deliver(context.Background(), tc.o, tc.m)
 			var e *Error
 			require.ErrorAs(t, err, &e)
 			assert.Equal(t, "config", e.Phase)
-			assert.False(t, e.Temporary)
+			assert.Equal(t, tc.temporary, e.Temporary)
 		})
 	}
 }

@@ -139,9 +139,22 @@ func TestContexts(t *testing.T) {
 	sendCtx, cancelSend := context.WithCancel(context.Background())
 	cancelSend()
 	_, err = c.Send(sendCtx, Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("y\n")})
-	require.ErrorIs(t, err, context.Canceled, "a cancelled send ends its transaction")
-	assert.False(t, c.Usable())
+	require.ErrorIs(t, err, context.Canceled, "a send whose context has ended does not start")
+	assert.True(t, c.Usable(), "nothing was sent: the connection is still good")
 	assert.Len(t, p.sessions()[0].bodies, 1, "the second message did not go out")
+}
+
+func TestCancelRightAfterTheFinalDotKeepsTheOutcome(t *testing.T) {
+	p := startPeer(t, peerOpts{})
+	c, _, err := Dial(context.Background(), Options{Addr: p.addr, Timeouts: fast})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	res, err := c.Send(ctx, Message{From: "s@relaybox.test", To: one, Body: strings.NewReader("x\n"),
+		Delivered: func([]string) { cancel(); time.Sleep(20 * time.Millisecond) }}) // the context's close runs now
+	require.NoError(t, err, "the server said 250: delivered, whatever the context did afterwards")
+	assert.Equal(t, one, rcpts(res.Delivered))
+	assert.False(t, c.Usable(), "but the connection was closed under it")
 }
 
 func TestCloseSaysQUITAfterTheDialContextEnded(t *testing.T) {
