@@ -73,7 +73,7 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Mess
 			}
 			if errors.As(err, &ce) && !ce.Temporary {
 				d.unreserve(domain)
-				return outcomeAll(rids, rcptResult{outcome: bounced, status: orStatus(ce.Enhanced, "5.0.0"), text: ce.Text})
+				return sortResults(m, rids, smtpclient.Result{}, err)
 			}
 			if errors.As(err, &ce) && (ce.Phase == "starttls" || ce.Phase == "tls" || ce.Phase == "verify") &&
 				(level == smtpclient.Required || level == smtpclient.RequiredVerify) {
@@ -162,7 +162,7 @@ func ridOf(m queue.Message, rids []int, rcpt string) int {
 // its steps; m is the message it is opened for. On failure the connection
 // is closed and logged.
 func (d *Deliverer) dial(ctx context.Context, s *Settings, m queue.Message, rids []int, domain string, t target, level smtpclient.Level) (*conn, smtpclient.Result, error) {
-	pc := &conn{dcid: d.dcids.Add(1), domain: domain, t: t, settings: s, cur: carrying{m: m, rids: rids}}
+	pc := &conn{dcid: d.dcids.Add(1), domain: domain, settings: s, cur: carrying{m: m, rids: rids}}
 	lg := d.opts.Log
 	host, port := splitHostPort(t.addr)
 	opts := smtpclient.Options{

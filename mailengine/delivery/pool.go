@@ -20,7 +20,6 @@ type conn struct {
 	c        *smtpclient.Conn
 	dcid     uint64
 	domain   string
-	t        target
 	settings *Settings
 	cur      carrying // the message being sent, for the log lines of its events
 
