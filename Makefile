@@ -10,6 +10,10 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_DEBS := openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix tmux
 TEST_BINS := openssl swaks smtp-source tmux
 FUZZTIME ?= 10s
+# make fuzz: each new interesting input is minimised for at most FUZZMINIMIZETIME (go's default, 60s,
+# can eat a whole run), with FUZZPARALLEL workers (one per core).
+FUZZMINIMIZETIME ?= 1s
+FUZZPARALLEL ?= $(shell nproc 2>/dev/null || echo 2)
 # Inbound load: messages per timed run and rounds (the full comparison: 20000 5).
 BENCH_MESSAGES ?= 20000
 BENCH_ROUNDS ?= 3
@@ -51,13 +55,24 @@ bench: test-deps build
 	scripts/bench-e2e.sh $(BIN) $(BENCH_E2E_MESSAGES) $(BENCH_ROUNDS)
 	MODES=starttls PF_TLS_REUSE=yes scripts/bench-e2e.sh $(BIN) $(BENCH_E2E_MESSAGES) $(BENCH_ROUNDS)
 
-## fuzz: each fuzz target briefly (FUZZTIME=10s)
+## fuzz: each fuzz target for FUZZTIME (10s), printing the executions it reached; fails on a crash
+## or on a package whose tests do not build. Targets are found with go test -list, so new ones run too.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	@failed=""; log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	for pkg in $$($(GO) list ./...); do \
+		if ! targets=$$($(GO) test -list '^Fuzz' $$pkg 2>&1); then \
+			echo "$$targets"; failed="$$failed $$pkg"; continue; \
+		fi; \
+		for f in $$(echo "$$targets" | grep '^Fuzz'); do \
+			if $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) \
+				-parallel $(FUZZPARALLEL) $$pkg >"$$log" 2>&1; then \
+				printf '%-26s %-22s %s\n' "$${pkg#relaybox/}" "$$f" "$$(grep 'fuzz: elapsed' "$$log" | tail -1)"; \
+			else \
+				cat "$$log"; failed="$$failed $$pkg.$$f"; \
+			fi; \
 		done; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: FAILED:$$failed"; exit 1; fi
 
 ## lint: gofmt, go vet, staticcheck
 lint:

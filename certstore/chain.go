@@ -114,6 +114,10 @@ func (o orderedChain) reorderWarning() string {
 	return "the intermediates were out of order; they are stored in issuing order: " + strings.Join(names, ", ")
 }
 
+// maxChainCerts is the most certificates accepted beside a leaf (real
+// chains have one to four intermediates).
+const maxChainCerts = 16
+
 // orderChain builds the chain from leaf through the other certificates: each
 // certificate's issuer is the next one's subject and its signature verifies
 // (MD5/SHA-1 links by hand; Warnings reports them). Duplicates and a copy of the
@@ -122,6 +126,11 @@ func (o orderedChain) reorderWarning() string {
 // A link whose issuer name matches but whose signature does not verify is
 // an error.
 func orderChain(leaf *x509.Certificate, others []*x509.Certificate) (orderedChain, error) {
+	if len(others) > maxChainCerts {
+		// Ordering costs a signature check per candidate and link: a file
+		// of thousands of look-alike certificates would pin a core.
+		return orderedChain{}, badCert("%d certificates came with %s; a chain has at most %d (keep the leaf and its intermediates only)", len(others), describe(leaf), maxChainCerts)
+	}
 	var rest []*x509.Certificate
 	for _, c := range others {
 		if c.Equal(leaf) || slices.ContainsFunc(rest, c.Equal) {

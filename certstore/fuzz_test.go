@@ -31,21 +31,33 @@ func FuzzParseCertificates(f *testing.F) {
 	})
 }
 
+// fuzzMaxIterations is the iteration cap of FuzzImportPKCS12: the seeds use
+// 2048, and a mutated count up to the real cap (maxPKCS12Iterations) would
+// cost up to a second per input and leave the fuzzer nearly idle.
+const fuzzMaxIterations = 4096
+
 // FuzzImportPKCS12: any file and passphrase gives a certificate or an error,
-// never a panic, and an error leaves the key directory as it was.
+// never a panic, and an error leaves the key directory as it was. A file is
+// refused for its iteration counts exactly when one is over the cap.
 // Seeds: testdata/fuzz/FuzzImportPKCS12 (OpenSSL AES and -legacy files,
-// go-pkcs12 files, damaged and foreign data).
+// go-pkcs12 files including PBMAC1, files with a 2^31 count in the MAC, the
+// key bag or the encrypted part, damaged and foreign data).
 func FuzzImportPKCS12(f *testing.F) {
 	f.Add([]byte("0\x82\x01\x00"), "")
+	lim := pkcs12Limits{size: maxPKCS12Size, iterations: fuzzMaxIterations}
 	f.Fuzz(func(t *testing.T, data []byte, passphrase string) {
 		ks, err := NewKeyStore(afero.NewMemMapFs(), "/data")
 		require.NoError(t, err)
-		c, _, err := ks.ImportPKCS12("fuzz", data, passphrase)
+		c, _, err := ks.importPKCS12(t.Context(), "fuzz", data, passphrase, lim)
 		files := keyFiles(t, ks)
+		where, n := pkcs12MaxIterations(data)
+		refused := len(data) > 0 && len(data) <= lim.size && n > lim.iterations
 		if err != nil {
 			require.Empty(t, files, "a refused import writes no key file")
+			require.Equal(t, refused, strings.Contains(err.Error(), "key-derivation iterations"), "%d iterations at %s: %v", n, where, err)
 			return
 		}
+		require.False(t, refused, "imported with %d iterations at %s", n, where)
 		require.Equal(t, []string{c.Key + ".pem"}, files)
 		_, err = ks.TLSCertificate(c)
 		require.NoError(t, err)
@@ -97,6 +109,10 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	desP12, err := pkcs12.LegacyDES.Encode(key, certs[1], certs[:1], "s3cret")
 	require.NoError(t, err)
 	aes := export("aes.p12")
+	legacy := export("legacy.p12", "-legacy")
+	pbmac1, err := pkcs12.Modern2026.Encode(key, certs[1], certs[:1], "s3cret")
+	require.NoError(t, err)
+	noMAC := export("nomac.p12", "-nomac", "-passout", "pass:")
 	p.ossl("pkcs12", "-export", "-nokeys", "-in", "leaf.pem", "-passout", "pass:s3cret", "-out", "nokey.p12")
 	nokey, err := os.ReadFile(p.path("nokey.p12"))
 	require.NoError(t, err)
@@ -107,7 +123,13 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	}{
 		{"openssl-aes", aes, "s3cret"},
 		{"openssl-aes-wrong-passphrase", aes, "wrong"},
-		{"openssl-legacy", export("legacy.p12", "-legacy"), "s3cret"},
+		{"openssl-legacy", legacy, "s3cret"},
+		{"openssl-nomac-empty-passphrase", noMAC, ""},
+		{"go-pbmac1", pbmac1, "s3cret"},
+		{"openssl-aes-mac-huge-iterations", setIterations(t, aes, "s3cret", partMAC, hugeIterations), "s3cret"},
+		{"openssl-aes-key-huge-iterations", setIterations(t, aes, "s3cret", partKey, hugeIterations), "s3cret"},
+		{"openssl-legacy-encrypted-huge-iterations", setIterations(t, legacy, "s3cret", partEncrypted, hugeIterations), "s3cret"},
+		{"go-pbmac1-huge-iterations", setIterations(t, pbmac1, "s3cret", partMAC, hugeIterations), "s3cret"},
 		{"go-modern-leaf-not-first-empty-passphrase", goP12, ""},
 		{"go-legacy-des", desP12, "s3cret"},
 		{"no-key", nokey, "s3cret"},

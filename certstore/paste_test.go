@@ -68,6 +68,7 @@ func TestFromPEM(t *testing.T) {
 		{"junk key", p.read("leaf.pem"), "not a key", "Invalid private key: the text holds no complete PEM private key block"},
 		{"certificate pasted as key", p.read("leaf.pem"), p.read("leaf.pem"), "is a CERTIFICATE, not a private key"},
 		{"bad name", p.read("leaf.pem"), key, "is not allowed"},
+		{"too many certificates", p.read("leaf.pem") + strings.Repeat(p.read("fake2.pem"), 17), key, "17 certificates came with \"leaf.example.test\"; a chain has at most 16"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,7 +52,7 @@ func TestImportPKCS12(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := p.with(t)
 			ks := newTestKeyStore(t)
-			c, warnings, err := ks.ImportPKCS12("imported", tt.data, "s3cret")
+			c, warnings, err := ks.ImportPKCS12(t.Context(), "imported", tt.data, "s3cret")
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, subjects(t, c.PEM))
 			require.Len(t, warnings, len(tt.warnings), "%q", warnings)
@@ -84,13 +84,13 @@ func TestImportPKCS12(t *testing.T) {
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
 			ks := newTestKeyStore(t)
-			_, _, err := ks.ImportPKCS12("imported", tt.data, tt.passphrase)
+			_, _, err := ks.ImportPKCS12(t.Context(), "imported", tt.data, tt.passphrase)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.Empty(t, keyFiles(t, ks), "a refused import stores no key")
 		})
 	}
-	_, _, err = newTestKeyStore(t).ImportPKCS12("1bad", good, "s3cret")
+	_, _, err = newTestKeyStore(t).ImportPKCS12(t.Context(), "1bad", good, "s3cret")
 	require.ErrorContains(t, err, "is not allowed")
 }
 
@@ -144,7 +144,7 @@ func TestExportPKCS12(t *testing.T) {
 			assert.Equal(t, src.Key, ref, "openssl reads back the stored key")
 
 			// And it imports again, chain in the same order.
-			again, _, err := newTestKeyStore(t).ImportPKCS12("again", data, "pa55 word")
+			again, _, err := newTestKeyStore(t).ImportPKCS12(t.Context(), "again", data, "pa55 word")
 			require.NoError(t, err)
 			assert.Equal(t, src.PEM, again.PEM)
 			assert.Equal(t, src.Key, again.Key)

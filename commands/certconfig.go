@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -47,7 +48,7 @@ type Certs interface {
 	NewRequest(r certstore.Request) (config.Certificate, error)
 	FromPEM(name, leafAndChainPEM, keyPEM string) (config.Certificate, []string, error)
 	AttachSigned(c config.Certificate, leafAndChainPEM string) (config.Certificate, []string, error)
-	ImportPKCS12(name string, data []byte, passphrase string) (config.Certificate, []string, error)
+	ImportPKCS12(ctx context.Context, name string, data []byte, passphrase string) (config.Certificate, []string, error)
 	ExportPKCS12(c config.Certificate, passphrase string) ([]byte, error)
 }
 
@@ -462,7 +463,7 @@ func importCertificate(s *shell.Session, app *App) error {
 	var warnings []string
 	if _, err := s.Secret("Enter passphrase:", func(p string) error {
 		var err error
-		cert, warnings, err = app.Certs.ImportPKCS12(name, data, p)
+		cert, warnings, err = app.Certs.ImportPKCS12(s.Context(), name, data, p)
 		return err
 	}); err != nil {
 		return err
@@ -798,7 +799,7 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		if c.Certificate(args[1]) != nil {
 			return fmt.Errorf("Certificate profile %q already exists: delete it first or choose another name", args[1])
 		}
-		cert, warnings, err := app.Certs.ImportPKCS12(args[1], data, args[3])
+		cert, warnings, err := app.Certs.ImportPKCS12(s.Context(), args[1], data, args[3])
 		if err != nil {
 			return err
 		}
