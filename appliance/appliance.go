@@ -72,6 +72,9 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory %s: %w", dir, err)
 	}
+	if err := secureDataDir(dir, logWriter(opts.ErrorLog)); err != nil {
+		return nil, err
+	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
@@ -87,6 +90,7 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 		lock.Close()
 		return nil, err
 	}
+	removeLeftovers(dir, keys, logWriter(opts.ErrorLog))
 	spool, err := queue.Open(filepath.Join(dir, "queue"))
 	if err != nil {
 		lock.Close()

@@ -57,6 +57,7 @@ func certconfig(app *App) shell.Command {
 		Name:    "certconfig",
 		Summary: "Manage certificates (create, CSR, paste, PKCS#12 import/export) and the trust store.",
 		Help:    certconfigHelp,
+		Secrets: certSecrets,
 		Run: func(s *shell.Session, args []string) error {
 			if len(args) > 0 {
 				return certBatch(s, app, args)
@@ -703,6 +704,29 @@ func containsWord(list []string, w string) bool {
 	return false
 }
 
+// certSecrets names the passphrase of "certconfig import|export NAME FILE
+// PASSPHRASE" as secret, and every word after it too: a passphrase with a
+// blank typed without quotes is split into several words.
+func certSecrets(args []string) []int {
+	if len(args) < 4 || (!strings.EqualFold(args[0], "import") && !strings.EqualFold(args[0], "export")) {
+		return nil
+	}
+	var out []int
+	for i := 3; i < len(args); i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// checkBatchPassphrase refuses the mask as a passphrase: it is what the shell
+// shows, and what the line editor recalls, in place of the real one.
+func checkBatchPassphrase(p string) error {
+	if p == shell.Mask {
+		return fmt.Errorf("%s is what the shell shows in place of a passphrase (a line recalled with the arrow keys keeps it): type the real passphrase instead", shell.Mask)
+	}
+	return nil
+}
+
 func certBatch(s *shell.Session, app *App, args []string) error {
 	c := s.Pending.Config()
 	verb := strings.ToLower(args[0])
@@ -792,6 +816,9 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		if err := need(4, "certconfig import NAME FILE PASSPHRASE"); err != nil {
 			return err
 		}
+		if err := checkBatchPassphrase(args[3]); err != nil {
+			return err
+		}
 		data, err := readConfigFile(app, args[2])
 		if err != nil {
 			return err
@@ -810,6 +837,9 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		return nil
 	case "export":
 		if err := need(4, "certconfig export NAME FILE PASSPHRASE"); err != nil {
+			return err
+		}
+		if err := checkBatchPassphrase(args[3]); err != nil {
 			return err
 		}
 		cert := c.Certificate(args[1])

@@ -38,6 +38,12 @@ func NewScriptReader(r io.Reader, echo io.Writer) LineReader {
 }
 
 func (s *scriptReader) ReadLine(prompt string) (string, error) {
+	return s.ReadCommand(prompt, nil)
+}
+
+// ReadCommand reads a line like ReadLine but echoes mask(line), so that the
+// transcript never shows a secret batch argument.
+func (s *scriptReader) ReadCommand(prompt string, mask func(string) string) (string, error) {
 	if !s.sc.Scan() {
 		if err := s.sc.Err(); err != nil {
 			return "", err
@@ -49,7 +55,11 @@ func (s *scriptReader) ReadLine(prompt string) (string, error) {
 	}
 	line := strings.TrimRight(s.sc.Text(), "\r")
 	if prompt != "" {
-		fmt.Fprintf(s.echo, "%s%s\n", prompt, line)
+		shown := line
+		if mask != nil {
+			shown = mask(line)
+		}
+		fmt.Fprintf(s.echo, "%s%s\n", prompt, shown)
 	}
 	return line, nil
 }
@@ -113,10 +123,17 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	return out, len([]rune(typed))
 }
 
+// historyLimit is how many lines the line editor's history keeps.
+const historyLimit = 500
+
 // readlineReader is the interactive LineReader, chzyer/readline underneath.
+// It keeps the history itself (readline's auto-save is off), so that a
+// main-prompt line is kept masked: Up recalls "certconfig import … ****",
+// never the passphrase.
 type readlineReader struct {
-	rl   *readline.Instance
-	comp *completer
+	rl      *readline.Instance
+	comp    *completer
+	history []string
 }
 
 func newReadline(t Terminal, comp *completer) (*readlineReader, error) {
@@ -125,8 +142,8 @@ func newReadline(t Terminal, comp *completer) (*readlineReader, error) {
 		Stdout:                 t.Out,
 		Stderr:                 t.Out,
 		AutoComplete:           comp,
-		HistoryLimit:           500,
-		DisableAutoSaveHistory: false,
+		HistoryLimit:           historyLimit,
+		DisableAutoSaveHistory: true,
 		InterruptPrompt:        "^C",
 		EOFPrompt:              "",
 	}
@@ -144,8 +161,21 @@ func newReadline(t Terminal, comp *completer) (*readlineReader, error) {
 }
 
 func (r *readlineReader) ReadLine(prompt string) (string, error) {
+	return r.ReadCommand(prompt, nil)
+}
+
+// ReadCommand reads a line like ReadLine and keeps mask(line) in the history.
+func (r *readlineReader) ReadCommand(prompt string, mask func(string) string) (string, error) {
 	r.rl.SetPrompt(prompt)
 	line, err := r.rl.Readline()
+	if err == nil {
+		kept := line
+		if mask != nil {
+			kept = mask(line)
+		}
+		r.remember(kept)
+	}
+	r.restoreHistory()
 	switch {
 	case errors.Is(err, readline.ErrInterrupt):
 		return "", ErrInterrupt
@@ -153,6 +183,30 @@ func (r *readlineReader) ReadLine(prompt string) (string, error) {
 		return "", err
 	}
 	return line, nil
+}
+
+// remember adds a line to the history as readline would: no empty lines, no
+// repeat of the last one, at most historyLimit.
+func (r *readlineReader) remember(line string) {
+	if line == "" || (len(r.history) > 0 && r.history[len(r.history)-1] == line) {
+		return
+	}
+	r.history = append(r.history, line)
+	if len(r.history) > historyLimit {
+		r.history = r.history[len(r.history)-historyLimit:]
+	}
+}
+
+// restoreHistory hands readline the whole history again after every line.
+// When the user recalled an entry and edited it, readline's own save would
+// keep the edited text (the typed secret) instead of the masked line it is
+// given, and the recalled entry would still hold that text; a fresh history
+// holds neither.
+func (r *readlineReader) restoreHistory() {
+	r.rl.ResetHistory()
+	for _, h := range r.history {
+		_ = r.rl.SaveHistory(h)
+	}
 }
 
 // ReadSecret reads a passphrase with echo off.

@@ -25,6 +25,11 @@ type Command struct {
 	Help string
 	// Run performs the command; args are the words after its name (batch form).
 	Run func(s *Session, args []string) error
+	// Secrets, when set, names the batch arguments that are secrets
+	// (passphrases, passwords): given the words after the command's name, it
+	// returns their indexes. The shell shows each as Mask wherever it echoes,
+	// quotes or keeps the line. Every batch form that takes a secret declares it.
+	Secrets func(args []string) []int
 }
 
 // Options configure one shell session.
@@ -56,6 +61,7 @@ type Session struct {
 	errOut  io.Writer
 	line    int // input lines consumed (script mode)
 	failed  bool
+	secrets []string // the secret words of the current command line, longest first
 	Pending *config.Pending
 	User    string
 }
@@ -132,7 +138,8 @@ func (s *Session) loop() {
 			return
 		}
 		s.comp.set(append(s.commandWords(), "help", "quit", "exit"))
-		line, err := s.read(s.opts.Hostname() + "> ")
+		s.secrets = nil
+		line, err := s.readCommand(s.opts.Hostname() + "> ")
 		switch {
 		case errors.Is(err, ErrInterrupt):
 			continue
@@ -143,18 +150,20 @@ func (s *Session) loop() {
 			s.fail(err)
 			return
 		}
-		words, err := SplitWords(line)
-		if err != nil {
-			s.report(err)
+		spans, quote := splitSpans(line)
+		secret := s.secretSpans(spans)
+		s.secrets = secretWords(secret)
+		if quote != 0 {
+			s.report(unterminated(quote, maskSpans(line, secret)))
 			if s.stop() {
 				return
 			}
 			continue
 		}
-		if len(words) == 0 {
+		if len(spans) == 0 {
 			continue
 		}
-		if err := s.dispatch(words); errors.Is(err, errQuit) {
+		if err := s.dispatch(words(spans)); errors.Is(err, errQuit) {
 			return
 		} else if err != nil && s.stop() {
 			return
@@ -207,14 +216,16 @@ func (s *Session) dispatch(words []string) error {
 	}
 }
 
-// report shows an error. In script mode it goes to stderr as "line N: …",
-// and unless --keep-going the session's pending changes are discarded.
+// report shows an error, with any secret of the command line masked. In
+// script mode it goes to stderr as "line N: …", and unless --keep-going the
+// session's pending changes are discarded.
 func (s *Session) report(err error) error {
+	msg := s.redact(err.Error())
 	if s.opts.Interactive {
-		s.Println(err)
+		s.Println(msg)
 		return err
 	}
-	fmt.Fprintf(s.errOut, "line %d: %v\n", s.line, err)
+	fmt.Fprintf(s.errOut, "line %d: %s\n", s.line, msg)
 	s.failed = true
 	if !s.opts.KeepGoing && s.Pending.Changed() {
 		s.Pending.Clear()
@@ -271,41 +282,9 @@ func (s *Session) help(args []string) {
 // SplitWords splits a command line into words; double or single quotes group
 // words, and a backslash escapes the next character inside double quotes.
 func SplitWords(line string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	var quote rune
-	runes := []rune(line)
-	for i := 0; i < len(runes); i++ {
-		r := runes[i]
-		switch {
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			} else if r == '\\' && quote == '"' && i+1 < len(runes) {
-				i++
-				cur.WriteRune(runes[i])
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '"' || r == '\'':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
+	spans, quote := splitSpans(line)
 	if quote != 0 {
-		return nil, fmt.Errorf("unterminated %c quote in %q: close it", quote, line)
+		return nil, unterminated(quote, line)
 	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
+	return words(spans), nil
 }

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -229,9 +228,9 @@ func cli(args []string) int {
 		fmt.Fprintf(os.Stderr, "cli: bad arguments\n%s", usageText)
 		return 2
 	}
-	conn, err := net.Dial("unix", appliance.SocketPath(*data))
+	conn, err := dialControl(*data)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "relaybox: no appliance is running on %s (%v): start one with \"relaybox serve --data %s\"\n", *data, err, *data)
+		fmt.Fprintln(os.Stderr, "relaybox:", err)
 		return 1
 	}
 	code, err := shell.Attach(conn, os.Stdin, os.Stdout, os.Stderr, *keep)
@@ -243,7 +242,7 @@ func cli(args []string) int {
 
 func noArgs() int {
 	data := defaultDataDir()
-	conn, err := net.Dial("unix", appliance.SocketPath(data))
+	conn, err := dialControl(data)
 	if err == nil {
 		code, err := shell.Attach(conn, os.Stdin, os.Stdout, os.Stderr, false)
 		if err != nil {
@@ -251,8 +250,11 @@ func noArgs() int {
 		}
 		return code
 	}
-	if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOENT) {
+	if !errors.Is(err, errNotRunning) {
 		fmt.Fprintln(os.Stderr, "relaybox:", err)
+	}
+	if errors.Is(err, errPermission) {
+		return 1 // another user's appliance: a console on its directory would fail too
 	}
 	return console([]string{"--data", data})
 }

@@ -20,7 +20,7 @@ func WriteFile(fs afero.Fs, name string, data []byte, perm os.FileMode) (err err
 	if _, err := rand.Read(suffix[:]); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
-	tmp := filepath.Join(dir, "."+filepath.Base(name)+".tmp-"+hex.EncodeToString(suffix[:]))
+	tmp := filepath.Join(dir, tempName(filepath.Base(name), hex.EncodeToString(suffix[:])))
 	f, err := fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
