@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/afero"
 	"golang.org/x/crypto/bcrypt"
 
+	"relaybox/auth"
 	"relaybox/certstore"
 	"relaybox/commands"
 	"relaybox/config"
@@ -56,9 +57,13 @@ type Appliance struct {
 	Engine *mailengine.Engine
 	Spool  *queue.Spool
 	Log    *maillog.Logger
-	App    *commands.App
-	dir    string
-	lock   *os.File
+	// AuthLog is the authentication log next to mail_logs; Auth decides
+	// logins, one instance for every way in.
+	AuthLog *maillog.Logger
+	Auth    *auth.Authenticator
+	App     *commands.App
+	dir     string
+	lock    *os.File
 	// stopDelivery ends the delivery loop and waits for attempts in flight.
 	stopDelivery func()
 }
@@ -102,10 +107,21 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 		lock.Close()
 		return nil, fmt.Errorf("opening mail_logs: %w", err)
 	}
+	alog, err := maillog.Open(filepath.Join(dir, "logs"), 10<<20, 10, maillog.WithName(maillog.AuthLogName))
+	if err != nil {
+		mlog.Close()
+		spool.Close()
+		lock.Close()
+		return nil, fmt.Errorf("opening the authentication log: %w", err)
+	}
+	// One authenticator for every way in (GUI now, SSH later): they share
+	// delays and lock-outs.
+	authn := auth.New(auth.Options{Log: alog})
 	deliverer := delivery.New(delivery.Options{Spool: spool, Log: mlog, StateDir: filepath.Join(dir, "delivery"), Port: opts.MXPort})
 	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version, TrustPool: certstore.TrustPool,
-		Spool: spool, Log: mlog, Deliverer: deliverer})
+		Spool: spool, Log: mlog, Deliverer: deliverer, Auth: authn})
 	if err := eng.Apply(ctx, store.Current()); err != nil {
+		alog.Close()
 		mlog.Close()
 		spool.Close()
 		lock.Close()
@@ -114,7 +130,7 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 	runCtx, stopDelivery := context.WithCancel(context.Background())
 	delivered := make(chan struct{})
 	go func() { deliverer.Run(runCtx); close(delivered) }()
-	a := &Appliance{Store: store, Keys: keys, Engine: eng, Spool: spool, Log: mlog, dir: dir, lock: lock,
+	a := &Appliance{Store: store, Keys: keys, Engine: eng, Spool: spool, Log: mlog, AuthLog: alog, Auth: authn, dir: dir, lock: lock,
 		stopDelivery: func() { stopDelivery(); <-delivered },
 		App:          &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool, Verifier: deliverer, Outbound: deliverer}}
 	return a, nil
@@ -216,7 +232,7 @@ func (a *Appliance) ServeControl(ctx context.Context, ln net.Listener) error {
 func (a *Appliance) Close(ctx context.Context) error {
 	err := a.Engine.Close(ctx)
 	a.stopDelivery()
-	err = errors.Join(err, a.Spool.Close(), a.Log.Close())
+	err = errors.Join(err, a.Spool.Close(), a.Log.Close(), a.AuthLog.Close())
 	_ = os.Remove(SocketPath(a.dir))
 	a.lock.Close()
 	return err

@@ -219,11 +219,19 @@ func validLevel(level string) bool {
 }
 
 func (v *validator) users(c *Config) {
+	admins := 0
 	for i, u := range c.Users {
 		path := fmt.Sprintf("users[%d]", i)
 		v.check(nameRE.MatchString(u.Name), path+".name", "%q is not a valid user name", u.Name)
 		v.check(strings.HasPrefix(u.PasswordHash, "$2"), path+".password_hash", "user %q has no bcrypt password hash", u.Name)
+		if nameRE.MatchString(u.Name) && strings.HasPrefix(u.PasswordHash, "$2") {
+			admins++
+		}
 	}
+	// Without one, nobody could log in to the GUI or over SSH.
+	v.check(admins > 0, "users", "no administrator account with a password: nobody could log in to the GUI or over SSH; "+
+		"add one, e.g. \"users: [{name: admin, password_hash: '$2a$10$…'}]\" with a bcrypt hash (htpasswd -nbBC 10 admin PASSWORD prints admin:<hash>), "+
+		"or load a saved configuration that has one")
 }
 
 // ServiceWarnings names the enabled TLS v1.0–v1.2 versions for which the

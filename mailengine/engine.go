@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"relaybox/auth"
 	"relaybox/config"
 	"relaybox/mailengine/delivery"
 )
@@ -53,6 +54,10 @@ type Options struct {
 	// TrustPool builds the pool that Verify levels check client certificates
 	// against (certconfig CERTAUTHORITY); nil verifies against no roots.
 	TrustPool func(config.Trust) (*x509.CertPool, error)
+	// Auth decides GUI logins: delays, lock-outs and the authentication log
+	// (auth.New); the SSH server shares it. nil: one with the default policy
+	// and no log.
+	Auth Authenticator
 }
 
 // Engine runs the listeners of the committed configuration.
@@ -94,6 +99,9 @@ func New(opts Options) *Engine {
 	}
 	if opts.Spool == nil {
 		panic("mailengine: Options.Spool is required")
+	}
+	if opts.Auth == nil {
+		opts.Auth = auth.New(auth.Options{})
 	}
 	var lg MailLog = discardLog{}
 	if opts.Log != nil {

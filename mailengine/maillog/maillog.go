@@ -1,9 +1,30 @@
 // Package maillog writes and reads mail_logs in the AsyncOS format: "Wed Jan 17 21:09:12 2024 Info: <text>".
 //
-// A Logger appends one line per call, with a single write(2), to dir/mail_logs. Before a line would
-// push the file past maxBytes, the files are rotated by rename: mail_logs.(keep-1) → mail_logs.keep
-// (dropping the previous mail_logs.keep), …, mail_logs → mail_logs.1, and a new mail_logs is
-// created. Writing and rotating share one mutex, so no line is lost or split by a rotation.
+// A Logger appends one line per call, with a single write(2), to dir/mail_logs (or another name,
+// WithName, such as the authentication log). Before a line would push the file past maxBytes, the
+// files are rotated by rename: mail_logs.(keep-1) → mail_logs.keep (dropping the previous
+// mail_logs.keep), …, mail_logs → mail_logs.1, and a new mail_logs is created. Writing and rotating
+// share one mutex, so no line is lost or split by a rotation. A write that fails part way (a full
+// disk) is undone by truncating the file back, so the file only ever holds whole lines.
+//
+// # Escaping
+//
+// The text of a line is escaped so that a line is always one line, always valid UTF-8 and always
+// safe to print on a terminal, whatever a client put in an envelope or a user name:
+//
+//	\\          a backslash (so that every backslash in a line starts an escape)
+//	\n \r \t    line feed, carriage return, tab
+//	\xNN        any other C0 control byte (ESC is \x1b, NUL is \x00), DEL (\x7f), and each byte
+//	            that is not part of valid UTF-8 (\xff)
+//	\uNNNN      a valid but unprintable character (strconv.IsPrint false): the C1 controls
+//	            U+0080–U+009F (CSI is \u009b), spaces other than U+0020 (\u00a0), bidirectional
+//	            and other format characters, line and paragraph separators, unassigned and
+//	            private-use code points (\UNNNNNNNN above U+FFFF)
+//
+// Printable UTF-8 (Zürich, 日本) and every printable ASCII character but the backslash are written as
+// they are. Tail, Grep and Follow also escape what they read (all but the backslash), so a file
+// written by an older version that escaped only line breaks is shown safely too; lines this version
+// wrote pass through unchanged.
 //
 // Tail, Grep and Follow read the current file and the rotated ones as one stream, oldest first,
 // backing the CLI's "tail mail_logs" and "grep -e … mail_logs".
@@ -23,6 +44,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Level is the severity word after the timestamp.
@@ -39,6 +61,8 @@ const (
 const (
 	// LogName is the name of the log file, and the only log name ParseGrepArgs accepts.
 	LogName = "mail_logs"
+	// AuthLogName is the authentication log's file name, next to mail_logs (WithName).
+	AuthLogName = "authentication"
 	// TimeLayout is the AsyncOS timestamp, in the local time zone: "Wed Jan 17 21:09:12 2024".
 	TimeLayout = "Mon Jan _2 15:04:05 2006"
 	// MaxContext is the largest -C value ParseGrepArgs accepts.
@@ -48,7 +72,7 @@ const (
 )
 
 // ErrClosed is returned by Follow when the Logger is closed.
-var ErrClosed = errors.New("mail log is closed")
+var ErrClosed = errors.New("log is closed")
 
 // Option configures a Logger.
 type Option func(*Logger)
@@ -58,18 +82,25 @@ func WithClock(now func() time.Time) Option {
 	return func(l *Logger) { l.now = now }
 }
 
+// WithName sets the file name in dir (default LogName, "mail_logs"); rotated files add .1, .2, ….
+// The authentication log is opened WithName(AuthLogName).
+func WithName(name string) Option {
+	return func(l *Logger) { l.name0 = name }
+}
+
 // Logger writes mail_logs. Its methods are safe for concurrent use.
 type Logger struct {
 	dir      string
+	name0    string // the file name in dir
 	path     string
 	maxBytes int64
 	keep     int
 	now      func() time.Time
-	escape   *strings.Replacer
 
 	mu        sync.Mutex // guards everything below; held for each write and each rotation
 	f         *os.File
-	size      int64
+	size      int64  // the size of the current file: whole lines only
+	torn      bool   // a partial line could not be removed: start the next line on a new line
 	gen       uint64 // rotations done since Open
 	closed    bool
 	err       error // first write or rotation error, returned by Close
@@ -79,27 +110,30 @@ type Logger struct {
 // Open opens dir/mail_logs for appending (creating dir with mode 0700 and the file with mode 0600
 // if needed). The file is rotated before it would exceed maxBytes, keeping keep rotated files.
 func Open(dir string, maxBytes int64, keep int, opts ...Option) (*Logger, error) {
-	if maxBytes <= 0 {
-		return nil, fmt.Errorf("opening mail log in %s: maximum size %d is not positive; give a size in bytes such as 10485760", dir, maxBytes)
-	}
-	if keep < 1 {
-		return nil, fmt.Errorf("opening mail log in %s: keep %d would discard lines at rotation; keep at least 1 rotated file", dir, keep)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating log directory %s: %w; check the path and its permissions", dir, err)
-	}
 	l := &Logger{
 		dir:       dir,
-		path:      filepath.Join(dir, LogName),
+		name0:     LogName,
 		maxBytes:  maxBytes,
 		keep:      keep,
 		now:       time.Now,
-		escape:    strings.NewReplacer("\r", `\r`, "\n", `\n`),
 		followers: map[chan struct{}]struct{}{},
 	}
 	for _, o := range opts {
 		o(l)
 	}
+	if l.name0 == "" || l.name0 != filepath.Base(l.name0) || l.name0 == "." || l.name0 == ".." {
+		return nil, fmt.Errorf("opening a log in %s: %q is not a file name; give a plain name such as %s", dir, l.name0, LogName)
+	}
+	if maxBytes <= 0 {
+		return nil, fmt.Errorf("opening %s in %s: maximum size %d is not positive; give a size in bytes such as 10485760", l.name0, dir, maxBytes)
+	}
+	if keep < 1 {
+		return nil, fmt.Errorf("opening %s in %s: keep %d would discard lines at rotation; keep at least 1 rotated file", l.name0, dir, keep)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating log directory %s: %w; check the path and its permissions", dir, err)
+	}
+	l.path = filepath.Join(dir, l.name0)
 	if err := l.openCurrentLocked(); err != nil {
 		return nil, err
 	}
@@ -110,7 +144,7 @@ func Open(dir string, maxBytes int64, keep int, opts ...Option) (*Logger, error)
 func (l *Logger) openCurrentLocked() error {
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("opening mail log %s: %w; check the log directory's permissions and free space", l.path, err)
+		return fmt.Errorf("opening log %s: %w; check the log directory's permissions and free space", l.path, err)
 	}
 	fi, err := f.Stat()
 	if err == nil && fi.Mode().Perm() != 0o600 {
@@ -118,7 +152,7 @@ func (l *Logger) openCurrentLocked() error {
 	}
 	if err != nil {
 		_ = f.Close()
-		return fmt.Errorf("opening mail log %s: %w", l.path, err)
+		return fmt.Errorf("opening log %s: %w", l.path, err)
 	}
 	l.f, l.size = f, fi.Size()
 	return nil
@@ -130,11 +164,12 @@ func (l *Logger) Infof(format string, args ...any) { l.Logf(Info, format, args..
 // Warningf logs at level Warning.
 func (l *Logger) Warningf(format string, args ...any) { l.Logf(Warning, format, args...) }
 
-// Logf writes one line at the given level. Line breaks in the text are written as \n and \r, so
-// that one call is always one line. Errors are kept and returned by Close; writes after Close are
-// dropped.
+// Logf writes one line at the given level. The text is escaped (see the package comment), so that
+// one call is always one whole line, safe to print. A line is written whole or not at all: if the
+// write fails part way, the file is truncated back to its previous size. Errors are kept and
+// returned by Close; writes after Close are dropped.
 func (l *Logger) Logf(level Level, format string, args ...any) {
-	text := l.escape.Replace(fmt.Sprintf(format, args...))
+	text := escape(fmt.Sprintf(format, args...), true)
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -148,10 +183,8 @@ func (l *Logger) Logf(level Level, format string, args ...any) {
 			l.err = err
 		}
 	}
-	n, err := l.f.WriteString(line)
-	l.size += int64(n)
-	if err != nil && l.err == nil {
-		l.err = fmt.Errorf("writing mail log %s: %w; check free space in the log directory", l.path, err)
+	if err := l.writeLocked(line); err != nil && l.err == nil {
+		l.err = err
 	}
 	for ch := range l.followers {
 		select {
@@ -161,17 +194,40 @@ func (l *Logger) Logf(level Level, format string, args ...any) {
 	}
 }
 
+// writeLocked appends line whole, or removes what a failed write left of it. l.mu must be held.
+func (l *Logger) writeLocked(line string) error {
+	if l.torn {
+		line = "\n" + line // end the partial line that could not be removed
+	}
+	before := l.size
+	n, err := l.f.WriteString(line)
+	if err == nil {
+		l.size += int64(n)
+		l.torn = false
+		return nil
+	}
+	err = fmt.Errorf("writing log %s: %w; the line was dropped: free space in the log directory", l.path, err)
+	if n == 0 {
+		return err
+	}
+	if terr := l.f.Truncate(before); terr != nil {
+		l.size, l.torn = before+int64(n), true
+		return errors.Join(err, fmt.Errorf("removing the partial line from %s: %w", l.path, terr))
+	}
+	return err
+}
+
 // rotateLocked shifts the files by one. On failure it keeps writing to the current file (which then
 // grows past maxBytes) rather than lose lines. l.mu must be held.
 func (l *Logger) rotateLocked() error {
 	for i := l.keep - 1; i >= 1; i-- {
 		if err := os.Rename(l.name(i), l.name(i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			// Stop here: shifting further would overwrite the file that failed to move.
-			return fmt.Errorf("rotating mail log %s: %w; check the log directory's permissions", l.name(i), err)
+			return fmt.Errorf("rotating log %s: %w; check the log directory's permissions", l.name(i), err)
 		}
 	}
 	if err := os.Rename(l.path, l.name(1)); err != nil {
-		return fmt.Errorf("rotating mail log %s: %w; check the log directory's permissions", l.path, err)
+		return fmt.Errorf("rotating log %s: %w; check the log directory's permissions", l.path, err)
 	}
 	old := l.f
 	if err := l.openCurrentLocked(); err != nil {
@@ -182,8 +238,9 @@ func (l *Logger) rotateLocked() error {
 		return err
 	}
 	l.gen++
+	l.torn = false // the partial line stays at the end of the rotated file
 	if err := old.Close(); err != nil {
-		return fmt.Errorf("closing rotated mail log %s: %w", l.name(1), err)
+		return fmt.Errorf("closing rotated log %s: %w", l.name(1), err)
 	}
 	return nil
 }
@@ -212,7 +269,7 @@ func (l *Logger) Close() error {
 	}
 	err := l.f.Close()
 	if err != nil {
-		err = fmt.Errorf("closing mail log %s: %w", l.path, err)
+		err = fmt.Errorf("closing log %s: %w", l.path, err)
 	}
 	return errors.Join(l.err, err)
 }
@@ -241,7 +298,7 @@ func (l *Logger) snapshotLocked() ([]span, error) {
 			_ = f.Close()
 		}
 		closeSpans(spans)
-		return nil, fmt.Errorf("reading mail log %s: %w", l.name(i), err)
+		return nil, fmt.Errorf("reading log %s: %w", l.name(i), err)
 	}
 	return spans, nil
 }
@@ -273,7 +330,7 @@ func tailSpans(spans []span, n int) ([]string, error) {
 	for i := len(spans) - 1; i >= 0 && len(out) < n; i-- {
 		lines, err := lastLines(spans[i].f, spans[i].size, n-len(out))
 		if err != nil {
-			return nil, fmt.Errorf("reading mail log %s: %w", spans[i].f.Name(), err)
+			return nil, fmt.Errorf("reading log %s: %w", spans[i].f.Name(), err)
 		}
 		out = append(lines, out...)
 	}
@@ -307,6 +364,9 @@ func lastLines(ra io.ReaderAt, size int64, n int) ([]string, error) {
 	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
+	}
+	for i := range lines {
+		lines[i] = escape(lines[i], false)
 	}
 	return lines, nil
 }
@@ -350,12 +410,12 @@ func (l *Logger) Grep(opts GrepOptions, out func(line string)) (matches int, err
 		for {
 			line, rerr := br.ReadString('\n')
 			if rerr != nil && !errors.Is(rerr, io.EOF) {
-				return matches, fmt.Errorf("reading mail log %s: %w", s.f.Name(), rerr)
+				return matches, fmt.Errorf("reading log %s: %w", s.f.Name(), rerr)
 			}
 			if line == "" {
 				break
 			}
-			line = strings.TrimSuffix(line, "\n")
+			line = escape(strings.TrimSuffix(line, "\n"), false)
 			switch {
 			case re.MatchString(line):
 				matches++
@@ -425,7 +485,7 @@ func (l *Logger) Follow(ctx context.Context, from int, out func(line string)) er
 	}()
 
 	if len(spans) == 0 {
-		return fmt.Errorf("following mail log %s: the file is missing; was it removed by hand?", l.path)
+		return fmt.Errorf("following log %s: the file is missing; was it removed by hand?", l.path)
 	}
 	first, err := tailSpans(spans, from)
 	if err != nil {
@@ -435,6 +495,7 @@ func (l *Logger) Follow(ctx context.Context, from int, out func(line string)) er
 	for _, line := range first {
 		out(line)
 	}
+	show := func(line string) { out(escape(line, false)) }
 	// The snapshot always holds the current file: Open created it and rotation recreates it.
 	cur := spans[len(spans)-1]
 	closeSpans(spans[:len(spans)-1])
@@ -449,8 +510,15 @@ func (l *Logger) Follow(ctx context.Context, from int, out func(line string)) er
 		case <-wake:
 		}
 		l.mu.Lock()
-		closed, newGen := l.closed, l.gen
-		var next []*os.File
+		// Only whole lines are read: up to the size the current file has now, while no write is
+		// in flight (bytes past it may be a failed write that is about to be undone).
+		closed, newGen, committed := l.closed, l.gen, int64(-1)
+		if !closed {
+			if fi, err := l.f.Stat(); err == nil {
+				committed = fi.Size()
+			}
+		}
+		var next []span
 		// Generation k's file is now named with suffix newGen-k; open them while the names hold.
 		for k := gen + 1; k <= newGen && !closed; k++ {
 			suffix := newGen - k
@@ -459,26 +527,33 @@ func (l *Logger) Follow(ctx context.Context, from int, out func(line string)) er
 			}
 			f, err := os.Open(l.name(int(suffix)))
 			if err == nil {
-				next = append(next, f)
+				limit := int64(-1) // a rotated file is complete
+				if suffix == 0 {
+					limit = committed
+				}
+				next = append(next, span{f: f, size: limit})
 			}
 		}
 		l.mu.Unlock()
 
-		if err := drain(cur.f, &off, &partial, out); err != nil {
-			for _, f := range next {
-				_ = f.Close()
-			}
+		curLimit := committed
+		if newGen != gen {
+			curLimit = -1 // cur has been rotated away: it is complete
+		}
+		if err := drain(cur.f, &off, curLimit, &partial, show); err != nil {
+			closeSpans(next)
 			return err
 		}
-		for _, f := range next {
+		for i, s := range next {
 			// The previous file is complete: every write to it finished before the rotation.
 			if len(partial) > 0 {
-				out(string(partial))
+				show(string(partial))
 				partial = partial[:0]
 			}
 			_ = cur.f.Close()
-			cur, off = span{f: f}, 0
-			if err := drain(cur.f, &off, &partial, out); err != nil {
+			cur, off = span{f: s.f}, 0
+			if err := drain(cur.f, &off, s.size, &partial, show); err != nil {
+				closeSpans(next[i+1:])
 				return err
 			}
 		}
@@ -489,12 +564,19 @@ func (l *Logger) Follow(ctx context.Context, from int, out func(line string)) er
 	}
 }
 
-// drain calls out for each complete line from *off to the end of f, keeping a trailing partial
-// line in *partial for the next call.
-func drain(f *os.File, off *int64, partial *[]byte, out func(string)) error {
+// drain calls out for each complete line from *off to the end of f (or to limit, if not negative),
+// keeping a trailing partial line in *partial for the next call.
+func drain(f *os.File, off *int64, limit int64, partial *[]byte, out func(string)) error {
 	buf := make([]byte, readChunk)
 	for {
-		n, err := f.ReadAt(buf, *off)
+		b := buf
+		if limit >= 0 {
+			if *off >= limit {
+				return nil
+			}
+			b = buf[:min(int64(len(buf)), limit-*off)]
+		}
+		n, err := f.ReadAt(b, *off)
 		*off += int64(n)
 		data := buf[:n]
 		for {
@@ -512,7 +594,7 @@ func drain(f *os.File, off *int64, partial *[]byte, out func(string)) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("following mail log %s: %w", f.Name(), err)
+			return fmt.Errorf("following log %s: %w", f.Name(), err)
 		}
 	}
 }
@@ -625,4 +707,64 @@ func parseContext(s string, opts *GrepOptions) error {
 	}
 	opts.Context = n
 	return nil
+}
+
+// escape returns s with every byte that is unsafe to print escaped, as the package comment lists.
+// With backslash (writing), a backslash is doubled, so the escaping can be undone unambiguously;
+// without it (reading a file an older version may have written), lines this version wrote come
+// back unchanged.
+func escape(s string, backslash bool) string {
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || (backslash && c == '\\') {
+			break
+		}
+		i++
+	}
+	if i == len(s) {
+		return s // printable ASCII: the usual case
+	}
+	const hex = "0123456789abcdef"
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	b.WriteString(s[:i])
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '\\' && backslash:
+				b.WriteString(`\\`)
+			case c == '\n':
+				b.WriteString(`\n`)
+			case c == '\r':
+				b.WriteString(`\r`)
+			case c == '\t':
+				b.WriteString(`\t`)
+			case c < 0x20 || c == 0x7f:
+				b.WriteString(`\x`)
+				b.WriteByte(hex[c>>4])
+				b.WriteByte(hex[c&0xf])
+			default:
+				b.WriteByte(c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteString(`\x`)
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		case strconv.IsPrint(r):
+			b.WriteString(s[i : i+size])
+		case r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+		i += size
+	}
+	return b.String()
 }

@@ -448,3 +448,23 @@ func TestConcurrentWriters(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, len(entries), 5, "the test should cross rotations")
 }
+
+func TestWithName(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, 3*lineLen, 2, WithName(AuthLogName), WithClock(fixedClock(time.Date(2024, 1, 17, 21, 9, 12, 0, time.Local))))
+	require.NoError(t, err)
+	writeN(l, 5)
+	lines, err := l.Tail(10)
+	require.NoError(t, err)
+	assert.Len(t, lines, 5)
+	require.NoError(t, l.Close())
+	for _, name := range []string{"authentication", "authentication.1"} {
+		assert.FileExists(t, filepath.Join(dir, name))
+	}
+	assert.NoFileExists(t, filepath.Join(dir, LogName), "mail_logs is not touched")
+
+	for _, bad := range []string{"", ".", "..", "../x", "a/b"} {
+		_, err := Open(dir, 100, 1, WithName(bad))
+		require.ErrorContains(t, err, "is not a file name", "%q", bad)
+	}
+}
