@@ -32,7 +32,7 @@ Batch forms:
   listenerconfig edit NAME certificate CERTIFICATE
   listenerconfig edit NAME domains DOMAIN[,DOMAIN...]
   listenerconfig edit NAME relay CIDR[,CIDR...]
-  listenerconfig edit NAME limits SIZE_BYTES RECIPIENTS CONNECTIONS
+  listenerconfig edit NAME limits SIZE_BYTES RECIPIENTS CONNECTIONS [CONNECTIONS_PER_IP]
   listenerconfig delete NAME
   listenerconfig setup MAX_CONNECTIONS
 Changes are pending until commit.`
@@ -192,7 +192,7 @@ func fieldProblem(l config.Listener, field string) error {
 
 func newListener(s *shell.Session) error {
 	c := s.Pending.Config()
-	l := config.Listener{MaxMessageBytes: config.DefaultMaxMessage, MaxRecipients: 100, MaxConnections: 50, IdleTimeout: config.DefaultIdleTime, TLS: config.TLSOff}
+	l := config.NewListener("", "", "", 0)
 	t, err := s.Choose("Please select the type of listener you want to create.", []string{"Private", "Public"}, 2)
 	if err != nil {
 		return err
@@ -276,7 +276,11 @@ func hostAccessDefault(s *shell.Session, c *config.Config, l *config.Listener, c
 	if err != nil {
 		return err
 	}
-	conns, err := askInt(s, "Enter the maximum number of concurrent connections allowed from a single IP address... and in total for this listener.", l.MaxConnections, 1, 100000)
+	conns, err := askInt(s, "Enter the maximum number of concurrent connections allowed in total for this listener.", l.MaxConnections, 1, 100000)
+	if err != nil {
+		return err
+	}
+	perIP, err := askInt(s, "Enter the maximum number of concurrent connections allowed from a single IP address.", min(max(l.MaxConnectionsPerIP, 1), conns), 1, conns)
 	if err != nil {
 		return err
 	}
@@ -310,7 +314,7 @@ func hostAccessDefault(s *shell.Session, c *config.Config, l *config.Listener, c
 			}
 		}
 	}
-	l.MaxMessageBytes, l.MaxConnections, l.MaxRecipients, l.TLS = int64(size), conns, rcpts, level
+	l.MaxMessageBytes, l.MaxConnections, l.MaxConnectionsPerIP, l.MaxRecipients, l.TLS = int64(size), conns, perIP, rcpts, level
 	s.Println()
 	s.Println("Default Policy Parameters")
 	s.Println("==========================")
@@ -321,6 +325,7 @@ func hostAccessDefault(s *shell.Session, c *config.Config, l *config.Listener, c
 func printPolicy(s *shell.Session, l config.Listener) {
 	s.Printf("Maximum Message Size: %d bytes\n", l.MaxMessageBytes)
 	s.Printf("Maximum Concurrent Connections: %d\n", l.MaxConnections)
+	s.Printf("Maximum Concurrent Connections From a Single IP: %d\n", l.MaxConnectionsPerIP)
 	s.Printf("Maximum Recipients Per Message: %d\n", l.MaxRecipients)
 	s.Printf("Idle Timeout: %s\n", time.Duration(l.IdleTimeout))
 	s.Printf("Use TLS: %s\n", config.TLSLevelLabel(l.TLS))
@@ -477,8 +482,7 @@ func batchNewListener(c *config.Config, a []string) error {
 		return err
 	}
 	port, _ := strconv.Atoi(a[3])
-	l := config.Listener{Name: a[1], Type: typ, Interface: ifc.Name, Port: port, TLS: config.TLSOff,
-		MaxMessageBytes: config.DefaultMaxMessage, MaxRecipients: 100, MaxConnections: 50, IdleTimeout: config.DefaultIdleTime}
+	l := config.NewListener(a[1], typ, ifc.Name, port)
 	if typ == config.ListenerPublic {
 		if err := checkDomains(a[4]); err != nil {
 			return err
@@ -539,8 +543,8 @@ func batchEditListener(c *config.Config, l *config.Listener, what string, v []st
 			return err
 		}
 		l.RelayFrom = normalizeNetworks(splitList(a))
-	case what == "limits" && len(v) == 3:
-		n := make([]int, 3)
+	case what == "limits" && (len(v) == 3 || len(v) == 4):
+		n := make([]int, len(v))
 		for i, x := range v {
 			var err error
 			if n[i], err = strconv.Atoi(x); err != nil || n[i] < 1 {
@@ -548,6 +552,10 @@ func batchEditListener(c *config.Config, l *config.Listener, what string, v []st
 			}
 		}
 		l.MaxMessageBytes, l.MaxRecipients, l.MaxConnections = int64(n[0]), n[1], n[2]
+		l.MaxConnectionsPerIP = min(l.MaxConnectionsPerIP, l.MaxConnections)
+		if len(n) == 4 {
+			l.MaxConnectionsPerIP = n[3]
+		}
 	default:
 		return usage("listenerconfig", "listenerconfig edit NAME tls|port|certificate|domains|relay|limits VALUE…")
 	}

@@ -58,7 +58,7 @@ func TestListenerConfigNewPublicDialog(t *testing.T) {
 		"n",      // not really: asked again
 		"1", "y", // Demo after all
 		"y", // change the default host access policy
-		"20000000", "10", "5",
+		"20000000", "10", "4", "5", // size, connections in total and per address, recipients
 		"3", // Required
 		"",  // back to the main prompt
 		"commit new listener",
@@ -74,6 +74,9 @@ func TestListenerConfigNewPublicDialog(t *testing.T) {
 	assert.Equal(t, config.TLSRequired, l.TLS)
 	assert.Equal(t, []string{"lab.test", ".sub.lab.test"}, l.Domains)
 	assert.Equal(t, int64(20000000), l.MaxMessageBytes)
+	assert.Equal(t, 10, l.MaxConnections)
+	assert.Equal(t, 4, l.MaxConnectionsPerIP)
+	assert.Contains(t, r.out, "Maximum Concurrent Connections From a Single IP: 4")
 
 	replies := smtpExchange(t, port, "EHLO c.test", "MAIL FROM:<a@c.test>", "QUIT")
 	assert.True(t, strings.HasPrefix(replies[0], "220"))
@@ -87,6 +90,7 @@ func TestListenerConfigBatchAndEdit(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 	l := a.Store.Current().Listener("Relay")
 	require.NotNil(t, l)
+	assert.Equal(t, 3, l.MaxConnectionsPerIP, "the per-address limit follows a lower total")
 	assert.Equal(t, []string{"127.0.0.1/32", "10.0.0.0/8"}, l.RelayFrom)
 	assert.Equal(t, config.TLSPreferred, l.TLS)
 	replies := smtpExchange(t, port, "EHLO c.test", "MAIL FROM:<a@c.test>", "RCPT TO:<x@anywhere.test>", "RCPT TO:<y@anywhere.test>", "RCPT TO:<z@anywhere.test>")
@@ -94,7 +98,7 @@ func TestListenerConfigBatchAndEdit(t *testing.T) {
 	assert.False(t, strings.HasPrefix(replies[5], "250"), "max 2 recipients: %v", replies)
 
 	// EDIT dialog: HOSTACCESS → DEFAULT sets the TLS level, RELAYLIST narrows the relay list.
-	r = script(a, "listenerconfig\nedit\n3\nhostaccess\ndefault\n\n\n\n1\n\nrelaylist\n192.0.2.0/24\n\n\ncommit narrow\n")
+	r = script(a, "listenerconfig\nedit\n3\nhostaccess\ndefault\n\n\n\n\n1\n\nrelaylist\n192.0.2.0/24\n\n\ncommit narrow\n")
 	require.Equal(t, 0, r.code, r.out+r.err)
 	l = a.Store.Current().Listener("Relay")
 	assert.Equal(t, config.TLSOff, l.TLS)

@@ -271,8 +271,11 @@ type Listener struct {
 	RelayFrom       []string `yaml:"relay_from"`
 	MaxMessageBytes int64    `yaml:"max_message_bytes"`
 	MaxRecipients   int      `yaml:"max_recipients"`
-	MaxConnections  int      `yaml:"max_connections"`
-	IdleTimeout     Duration `yaml:"idle_timeout"`
+	// MaxConnections caps the listener's concurrent connections in total,
+	// MaxConnectionsPerIP those from one client address.
+	MaxConnections      int      `yaml:"max_connections"`
+	MaxConnectionsPerIP int      `yaml:"max_connections_per_ip"`
+	IdleTimeout         Duration `yaml:"idle_timeout"`
 }
 
 // Certificate is a certificate with its chain; the private key lives in an
@@ -462,6 +465,11 @@ func fillAbsentSections(c *Config) {
 	}
 	if c.Delivery.Resolver == "" {
 		c.Delivery.Resolver = SystemResolver
+	}
+	for i := range c.Listeners {
+		if c.Listeners[i].MaxConnectionsPerIP == 0 {
+			c.Listeners[i].MaxConnectionsPerIP = min(DefaultConnectionsPerIP, c.Listeners[i].MaxConnections)
+		}
 	}
 }
 

@@ -18,6 +18,9 @@ const (
 	DefaultAdminUser  = "admin"
 	DefaultIdleTime   = Duration(5 * time.Minute)
 	DefaultMaxMessage = 10 << 20
+	// DefaultConnectionsPerIP is AsyncOS's default "Max. Concurrent
+	// Connections From a Single IP" of a mail flow policy.
+	DefaultConnectionsPerIP = 10
 )
 
 // FirstStart is what the first start of an appliance decides: the machine's
@@ -44,12 +47,9 @@ var DefaultPorts = FirstStart{Address: "127.0.0.1", SMTPPort: 2525, SubmissionPo
 func Defaults(fs FirstStart) *Config {
 	methods := func() []Method { return []Method{TLS11, TLS12} }
 	listener := func(name, typ string, port int) Listener {
-		return Listener{
-			Name: name, Type: typ, Interface: ManagementIface, Port: port,
-			Certificate: fs.Demo.Name, TLS: TLSPreferred,
-			MaxMessageBytes: DefaultMaxMessage, MaxRecipients: 100, MaxConnections: 50,
-			IdleTimeout: DefaultIdleTime,
-		}
+		l := NewListener(name, typ, ManagementIface, port)
+		l.Certificate, l.TLS = fs.Demo.Name, TLSPreferred
+		return l
 	}
 	in := listener(IncomingListener, ListenerPublic, fs.SMTPPort)
 	in.Domains = append([]string(nil), fs.Domains...)
@@ -75,6 +75,16 @@ func Defaults(fs FirstStart) *Config {
 			RetryInitial: Duration(time.Minute), RetryMax: Duration(time.Hour), MaxQueueLifetime: Duration(72 * time.Hour),
 			Resolver: orSystem(fs.Resolver)},
 		Users: []User{{Name: DefaultAdminUser, PasswordHash: fs.AdminHash}},
+	}
+}
+
+// NewListener returns a listener with the default limits, TLS off and no
+// certificate: what listenerconfig NEW and the first start begin from.
+func NewListener(name, typ, iface string, port int) Listener {
+	return Listener{
+		Name: name, Type: typ, Interface: iface, Port: port, TLS: TLSOff,
+		MaxMessageBytes: DefaultMaxMessage, MaxRecipients: 100, MaxConnections: 50,
+		MaxConnectionsPerIP: DefaultConnectionsPerIP, IdleTimeout: DefaultIdleTime,
 	}
 }
 

@@ -205,6 +205,8 @@ func (v *validator) listeners(c *Config) {
 		v.check(l.MaxMessageBytes > 0, path+".max_message_bytes", "must be positive")
 		v.check(l.MaxRecipients > 0, path+".max_recipients", "must be positive")
 		v.check(l.MaxConnections > 0, path+".max_connections", "must be positive")
+		v.check(l.MaxConnectionsPerIP > 0 && l.MaxConnectionsPerIP <= max(l.MaxConnections, 1), path+".max_connections_per_ip",
+			"must be positive and at most max_connections (%d)", l.MaxConnections)
 		v.check(l.IdleTimeout > 0, path+".idle_timeout", "must be positive, e.g. 5m")
 	}
 }

@@ -84,6 +84,17 @@ func dialSMTP(t *testing.T, address string) *smtpConn {
 	return c
 }
 
+// dialFrom connects to address from a chosen loopback source address and
+// returns the connection with its greeting unread.
+func dialFrom(t *testing.T, src, address string) *smtpConn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", address)
+	require.NoErrorf(t, err, "connecting to SMTP %s from %s", address, src)
+	t.Cleanup(func() { _ = conn.Close() })
+	return &smtpConn{t: t, conn: conn, r: bufio.NewReader(conn)}
+}
+
 // reply reads one (possibly multi-line) reply and returns its code and text.
 func (c *smtpConn) reply() (int, string, error) {
 	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))

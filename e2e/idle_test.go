@@ -127,7 +127,7 @@ func requireGreeted(t *testing.T, gs []greeting, what string) {
 func TestThousandIdleConnections(t *testing.T) {
 	raiseNoFile(t, idleConnLimit+500) // the test's client ends and the daemon's sessions, each in its process
 	a := startAppliance(t, startOptions{domains: inboundDomain})
-	a.mustCommit(t, fmt.Sprintf("listenerconfig edit IncomingMail limits 10485760 100 %d\nlistenerconfig setup 0\ncommit room for idle connections\n", idleConnLimit))
+	a.mustCommit(t, fmt.Sprintf("listenerconfig edit IncomingMail limits 10485760 100 %d %d\nlistenerconfig setup 0\ncommit room for idle connections\n", idleConnLimit, idleConnLimit))
 	srv := addr(a.smtpPort)
 	pid := a.cmd.Process.Pid
 

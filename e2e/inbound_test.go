@@ -74,7 +74,7 @@ func runSwaks(t *testing.T, address, to, token string, extra ...string) swaksRes
 }
 
 // swaksQueuedRE matches the 250 swaks got for its message, in clear (<-) or over TLS (<~).
-var swaksQueuedRE = regexp.MustCompile(`(?m)^<[-~] +250 .*queued`)
+var swaksQueuedRE = regexp.MustCompile(`(?m)^<[-~] +250 2\.0\.0 ok:  Message \d+ accepted`)
 
 // spoolFile is one DATA/queue/msg/<MID>.msg: a JSON header line, then the raw message.
 type spoolFile struct {
@@ -189,7 +189,7 @@ func requireOpenSSLSession(t *testing.T, res opensslResult, what string) {
 	require.Equalf(t, 0, res.exit, "%s: openssl must succeed:\n%s", what, res.output)
 	require.Equalf(t, "TLSv1.3", res.protocol, "%s: negotiated protocol:\n%s", what, res.output)
 	require.Truef(t, strings.HasPrefix(res.cipher, "TLS_"), "%s: cipher %q:\n%s", what, res.cipher, res.output)
-	require.Containsf(t, res.output, "250-Hello inside.probe", "%s: the EHLO inside TLS must be answered:\n%s", what, res.output)
+	require.Containsf(t, res.output, "250-relaybox.e2e.test", "%s: the EHLO inside TLS must be answered:\n%s", what, res.output)
 	require.Containsf(t, res.output, "221 ", "%s: QUIT inside TLS must be answered:\n%s", what, res.output)
 }
 
@@ -225,7 +225,7 @@ func TestInboundSwaks(t *testing.T) {
 		require.Regexpf(t, `(?m)^<- +220 .*(?i:tls)`, res.out, "STARTTLS must be answered 220:\n%s", res.out)
 		require.Regexpf(t, `(?m)^=== TLS started with cipher TLSv1\.3:TLS_`, res.out, "transcript:\n%s", res.out)
 		require.Regexpf(t, `(?m)^<~ +250-`, res.out, "the EHLO after STARTTLS must be answered inside TLS:\n%s", res.out)
-		require.Regexpf(t, `(?m)^<~ +250 .*queued`, res.out, "the message must be accepted inside TLS:\n%s", res.out)
+		require.Regexpf(t, `(?m)^<~ +250 2\.0\.0 ok:  Message \d+ accepted`, res.out, "the message must be accepted inside TLS:\n%s", res.out)
 		f := requireSpooledOnce(t, a.dir, tok)
 		require.Regexpf(t, `^Received: from client\.test \(unknown \[127\.0\.0\.1\]\)\r\n\tby relaybox\.e2e\.test \(Relaybox\) with ESMTPS \(TLSv1\.3 TLS_[A-Z0-9_]+\)\r\n`, f.body,
 			"the Received header must name ESMTPS, the TLS version and cipher:\n%s", f.body)
@@ -279,7 +279,7 @@ func TestInboundTLSLevels(t *testing.T) {
 		res := opensslSMTP(t, srv, insideSession)
 		require.NotEqualf(t, 0, res.exit, "TLS off: openssl must fail:\n%s", res.output)
 		require.Containsf(t, res.output, "Didn't find STARTTLS", "TLS off: openssl must see no STARTTLS offer:\n%s", res.output)
-		require.NotContainsf(t, res.output, "Hello inside.probe", "no session may follow:\n%s", res.output)
+		require.NotContainsf(t, res.output, "250-relaybox.e2e.test", "no session may follow:\n%s", res.output)
 	})
 
 	t.Run("preferred", func(t *testing.T) {
@@ -386,7 +386,7 @@ func TestInboundClientCertificates(t *testing.T) {
 		res := runSwaks(t, srv, rcpt, tok, withCert...)
 		require.Equalf(t, 0, res.exit, "required-verify: swaks with a trusted client certificate must deliver:\n%s", res.out)
 		require.Containsf(t, res.out, `TLS local DN="/CN=client.e2e.test"`, "swaks must present the certificate:\n%s", res.out)
-		require.Regexpf(t, `(?m)^<~ +250 .*queued`, res.out, "transcript:\n%s", res.out)
+		require.Regexpf(t, `(?m)^<~ +250 2\.0\.0 ok:  Message \d+ accepted`, res.out, "transcript:\n%s", res.out)
 		f := requireSpooledOnce(t, a.dir, tok)
 		require.Contains(t, f.body, "with ESMTPS (TLSv1.3 TLS_")
 
@@ -406,11 +406,11 @@ func TestInboundClientCertificates(t *testing.T) {
 		res2 := opensslSMTP(t, srv, insideSession)
 		require.NotEqualf(t, 0, res2.exit, "required-verify: openssl without a certificate must fail:\n%s", res2.output)
 		require.Containsf(t, res2.output, "alert certificate required", "the refusal must be TLS 1.3's certificate_required alert:\n%s", res2.output)
-		require.NotContains(t, res2.output, "Hello inside.probe")
+		require.NotContains(t, res2.output, "250-relaybox.e2e.test")
 		res2 = opensslSMTP(t, srv, insideSession, "-cert", p.rogueCert, "-key", p.rogueKey)
 		require.NotEqualf(t, 0, res2.exit, "required-verify: openssl with an untrusted certificate must fail:\n%s", res2.output)
 		require.Regexpf(t, `alert (bad certificate|unknown ca)`, res2.output, "the refusal must be a certificate alert:\n%s", res2.output)
-		require.NotContains(t, res2.output, "Hello inside.probe")
+		require.NotContains(t, res2.output, "250-relaybox.e2e.test")
 	})
 
 	t.Run("preferred-verify", func(t *testing.T) {
@@ -440,7 +440,7 @@ func TestInboundClientCertificates(t *testing.T) {
 		requireOpenSSLSession(t, opensslSMTP(t, srv, insideSession, "-cert", p.clientCert, "-key", p.clientKey), "preferred-verify with a trusted certificate")
 		res2 := opensslSMTP(t, srv, insideSession, "-cert", p.rogueCert, "-key", p.rogueKey)
 		require.NotEqualf(t, 0, res2.exit, "preferred-verify: openssl with an untrusted certificate must fail:\n%s", res2.output)
-		require.NotContains(t, res2.output, "Hello inside.probe")
+		require.NotContains(t, res2.output, "250-relaybox.e2e.test")
 	})
 }
 
@@ -503,10 +503,10 @@ func TestInboundRelayDenial(t *testing.T) {
 }
 
 // TestInboundLimits checks the size, recipient and connection limits of
-// "listenerconfig edit IncomingMail limits 4000 2 50".
+// "listenerconfig edit IncomingMail limits 4000 2 50 20".
 func TestInboundLimits(t *testing.T) {
 	a := startInbound(t)
-	a.mustCommit(t, "listenerconfig edit IncomingMail limits 4000 2 50\ncommit small limits\n")
+	a.mustCommit(t, "listenerconfig edit IncomingMail limits 4000 2 50 20\ncommit small limits\n")
 	srv := addr(a.smtpPort)
 	rcpt := "user@" + inboundDomain
 
@@ -530,10 +530,8 @@ func TestInboundLimits(t *testing.T) {
 	t.Run("size", func(t *testing.T) {
 		c := dialSMTP(t, srv)
 		ehlo := c.cmd("EHLO probe.test", 250)
-		// go-smtp's DATA reader refuses a message of exactly MaxMessageBytes, so the
-		// engine gives it one byte of slack and enforces the exact limit itself:
-		// EHLO announces the limit plus one (see mailengine/smtp.go).
-		require.Containsf(t, ehlo, "SIZE 4001", "EHLO must announce the size limit: %q", ehlo)
+		// RFC 1870: SIZE is the largest message taken, exactly.
+		require.Containsf(t, ehlo, "SIZE 4000\r\n", "EHLO must announce the size limit: %q", ehlo)
 
 		// Over the limit: 552 after the data, nothing queued, the session goes on.
 		tok := uniqueToken("big")
@@ -603,11 +601,22 @@ func TestInboundLimits(t *testing.T) {
 	})
 
 	t.Run("connections", func(t *testing.T) {
-		conns := make([]*smtpConn, 0, 50)
-		for range 50 {
-			conns = append(conns, dialSMTP(t, srv))
+		// 20 from one address, then that address is refused while others
+		// still get in, up to 50 in total.
+		var conns []*smtpConn
+		for i := range 50 {
+			c := dialFrom(t, fmt.Sprintf("127.0.0.%d", 1+i/20), srv)
+			c.expect(220)
+			conns = append(conns, c)
+			if i == 19 {
+				greedy := dialFrom(t, "127.0.0.1", srv)
+				code, text, err := greedy.reply()
+				require.NoError(t, err)
+				require.Equalf(t, 421, code, "the 21st connection from one address must get 421: %q", text)
+				require.Contains(t, text, "4.7.0 relaybox.e2e.test Too many concurrent connections from your address")
+			}
 		}
-		c := dialRaw(t, srv)
+		c := dialFrom(t, "127.0.0.9", srv)
 		code, text, err := c.reply()
 		require.NoError(t, err)
 		require.Equalf(t, 421, code, "the 51st concurrent connection must get 421: %q", text)

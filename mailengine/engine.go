@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"relaybox/auth"
@@ -74,8 +75,33 @@ type Engine struct {
 	expiryLogged map[string]int // certificate hash → lowest threshold reported
 	stopWatch    chan struct{}
 	inbound      *limiter // concurrent SMTP connections over all listeners
+	https        *limiter // concurrent HTTPS connections over all interfaces
 	cfg          atomic.Pointer[config.Config]
 	drains       sync.WaitGroup
+	retiring     map[server]struct{} // replaced servers whose sessions go on
+}
+
+// server is an SMTP or HTTPS server on an endpoint. Retire lets its
+// sessions finish by themselves (a commit replaced it); Shutdown ends them
+// as soon as they are idle (the appliance stops). Both close the rest when
+// ctx ends.
+type server interface {
+	Retire(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
+// httpServer makes net/http's Server a server: its Shutdown already waits
+// for requests in flight and closes idle keep-alive connections.
+type httpServer struct{ *http.Server }
+
+func (h httpServer) Retire(ctx context.Context) error { return h.Shutdown(ctx) }
+
+func (h httpServer) Shutdown(ctx context.Context) error {
+	err := h.Server.Shutdown(ctx)
+	if err != nil {
+		_ = h.Server.Close()
+	}
+	return err
 }
 
 // endpoint is a socket plus the server currently answering on it.
@@ -86,7 +112,7 @@ type endpoint struct {
 	settings string // what forces a new server when it changes
 	tls      atomic.Pointer[tls.Config]
 	meta     atomic.Pointer[plan] // the settings now in force, for logging
-	stop     func(ctx context.Context) error
+	srv      server
 }
 
 // New returns an engine with nothing listening; Apply starts it.
@@ -107,8 +133,15 @@ func New(opts Options) *Engine {
 	if opts.Log != nil {
 		lg = opts.Log
 	}
-	e := &Engine{opts: opts, started: time.Now(), sockets: map[string]*endpoint{}, inbound: &limiter{}, spool: opts.Spool, log: lg,
-		expiryLogged: map[string]int{}, stopWatch: make(chan struct{})}
+	https := &limiter{}
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil {
+		https.limit.Store(httpsTotal(rl.Cur))
+	} else {
+		https.limit.Store(httpsMaxTotal)
+	}
+	e := &Engine{opts: opts, started: time.Now(), sockets: map[string]*endpoint{}, inbound: &limiter{}, https: https, spool: opts.Spool, log: lg,
+		expiryLogged: map[string]int{}, stopWatch: make(chan struct{}), retiring: map[server]struct{}{}}
 	go e.watchExpiry(time.Hour, e.stopWatch)
 	return e
 }
@@ -186,7 +219,7 @@ func (e *Engine) Apply(ctx context.Context, c *config.Config) error {
 		}
 		delete(e.sockets, addr)
 		ep.sock.close()
-		e.drain(ep.stop)
+		e.retire(ep.srv)
 	}
 	e.checkExpiryLocked(e.now())
 	if out != nil {
@@ -270,15 +303,31 @@ func (e *Engine) clientAuth(t *tls.Config, c *config.Config, level string) error
 	return nil
 }
 
+// HTTPS connection caps: per interface, per client address, and over all
+// interfaces (at most an eighth of the process's file descriptors), so that
+// a flood of GUI connections leaves descriptors for mail and the control socket.
+const (
+	httpsMaxPerInterface = 256
+	httpsMaxPerIP        = 32
+	httpsMaxTotal        = 256
+)
+
+// httpsTotal is the all-interface HTTPS limit for a descriptor limit of nofile.
+func httpsTotal(nofile uint64) int64 {
+	return int64(max(16, min(httpsMaxTotal, nofile/8)))
+}
+
 func (e *Engine) configureSocket(ep *endpoint, p plan) {
 	if p.kind != "smtp" {
-		ep.sock.limit.Store(0)
+		ep.sock.limit.Store(httpsMaxPerInterface)
+		ep.sock.perIP.Store(httpsMaxPerIP)
 		ep.sock.admit.Store(nil)
-		ep.sock.global.Store(nil)
+		ep.sock.global.Store(e.https)
 		return
 	}
 	ep.sock.global.Store(e.inbound)
 	ep.sock.limit.Store(int64(p.listener.MaxConnections))
+	ep.sock.perIP.Store(int64(p.listener.MaxConnectionsPerIP))
 	if p.listener.Type == config.ListenerPrivate {
 		admit := relayAdmitter(p.listener.RelayFrom)
 		ep.sock.admit.Store(&admit)
@@ -287,60 +336,52 @@ func (e *Engine) configureSocket(ep *endpoint, p plan) {
 	}
 }
 
-// startServer puts a new server on the endpoint's socket and drains the old one.
+// startServer puts a new server on the endpoint's socket and retires the old one.
 func (e *Engine) startServer(ep *endpoint, p plan) {
 	h := newHandoff(ep.sock.ln.Addr())
-	var stop func(ctx context.Context) error
+	var srv server
 	base := dynamicTLS(func() *tls.Config { return ep.tls.Load() })
 	switch p.kind {
 	case "smtp":
-		base = e.loggedTLS(ep)
-		srv := e.newSMTPServer(p, base)
-		go func() { _ = srv.Serve(h) }()
-		stop = func(ctx context.Context) error {
-			err := srv.Shutdown(ctx)
-			if err != nil {
-				_ = srv.Close()
-			}
-			return err
-		}
+		s := e.newSMTPServer(p, e.loggedTLS(ep))
+		go func() { _ = s.Serve(h) }()
+		srv = s
 	case "https":
-		srv := &http.Server{
+		s := &http.Server{
 			Handler:           e.guiHandler(),
 			TLSConfig:         base,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          log.New(e.opts.ErrorLog, "https ", log.LstdFlags),
 		}
-		go func() { _ = srv.ServeTLS(h, "", "") }()
-		stop = func(ctx context.Context) error {
-			err := srv.Shutdown(ctx)
-			if err != nil {
-				_ = srv.Close()
-			}
-			return err
-		}
+		go func() { _ = s.ServeTLS(h, "", "") }()
+		srv = httpServer{s}
 	}
 	old := ep.sock.current.Swap(h)
-	oldStop := ep.stop
-	ep.kind, ep.name, ep.settings, ep.stop = p.kind, p.name, p.settings, stop
+	oldSrv := ep.srv
+	ep.kind, ep.name, ep.settings, ep.srv = p.kind, p.name, p.settings, srv
 	if old != nil {
 		_ = old.Close()
 	}
-	e.drain(oldStop)
+	e.retire(oldSrv)
 }
 
-// drain stops a replaced server in the background, bounded by the grace period.
-func (e *Engine) drain(stop func(ctx context.Context) error) {
-	if stop == nil {
+// retire lets a replaced server's sessions finish in the background, bounded
+// by the grace period; Close shuts it down if it is still draining. e.mu is held.
+func (e *Engine) retire(srv server) {
+	if srv == nil {
 		return
 	}
+	e.retiring[srv] = struct{}{}
 	e.drains.Add(1)
 	go func() {
 		defer e.drains.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), e.opts.Grace)
 		defer cancel()
-		_ = stop(ctx)
+		_ = srv.Retire(ctx)
+		e.mu.Lock()
+		delete(e.retiring, srv)
+		e.mu.Unlock()
 	}()
 }
 
@@ -358,6 +399,9 @@ func (e *Engine) hooks(ep *endpoint) hooks {
 			e.logConnect(c, p)
 			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			switch reason {
+			case "busy-ip":
+				e.log.Infof("ICID %d refused: too many concurrent connections from %s (limit %d)", c.icid, remoteIP(c), p.listener.MaxConnectionsPerIP)
+				_, _ = fmt.Fprintf(c, "421 4.7.0 %s Too many concurrent connections from your address, try again later\r\n", p.iface.Hostname)
 			case "busy":
 				e.log.Infof("ICID %d refused: too many concurrent connections", c.icid)
 				_, _ = fmt.Fprintf(c, "421 4.7.0 %s Too many concurrent connections, try again later\r\n", p.iface.Hostname)
@@ -384,12 +428,7 @@ func (e *Engine) hooks(ep *endpoint) hooks {
 			} else {
 				e.log.Infof("ICID %d ACCEPT SG None match ALL SBRS None", c.icid)
 			}
-			c.onClose = func(c *trackedConn) {
-				if c.tlsStarted.Load() && c.tlsDone.CompareAndSwap(false, true) {
-					e.log.Infof("ICID %d TLS failed: the handshake did not complete", c.icid)
-				}
-				e.log.Infof("ICID %d close", c.icid)
-			}
+			c.onClose = func(c *trackedConn) { e.log.Infof("ICID %d close", c.icid) }
 		},
 	}
 }
@@ -409,9 +448,6 @@ func (e *Engine) loggedTLS(ep *endpoint) *tls.Config {
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			cfg := ep.tls.Load()
 			tc := trackedOf(hello.Conn)
-			if tc != nil {
-				tc.tlsStarted.Store(true)
-			}
 			if cfg == nil {
 				return nil, fmt.Errorf("TLS is off on this listener")
 			}
@@ -449,22 +485,32 @@ func sharesSuite(offered, ours []uint16) bool {
 	return false
 }
 
-// Close stops every listener; sessions get ctx's time to finish.
+// Close stops every listener and ends the sessions: idle ones get 421 at
+// once, a message being received is finished; ctx bounds the wait.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	select {
 	case <-e.stopWatch:
 	default:
 		close(e.stopWatch)
 	}
+	var servers []server
 	for addr, ep := range e.sockets {
 		delete(e.sockets, addr)
 		ep.sock.close()
-		if ep.stop != nil {
-			_ = ep.stop(ctx)
+		if ep.srv != nil {
+			servers = append(servers, ep.srv)
 		}
 	}
+	for srv := range e.retiring {
+		servers = append(servers, srv)
+	}
+	e.mu.Unlock()
+	var stops sync.WaitGroup
+	for _, srv := range servers {
+		stops.Go(func() { _ = srv.Shutdown(ctx) })
+	}
+	stops.Wait()
 	done := make(chan struct{})
 	go func() { e.drains.Wait(); close(done) }()
 	select {

@@ -92,10 +92,10 @@ func TestMessageSpooledWithReceivedHeaderAndLogged(t *testing.T) {
 		`^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} Info: New SMTP ICID (\d+) interface Management \(127\.0\.0\.1\) address 127\.0\.0\.1 reverse dns host unknown verified no$`,
 		`Info: ICID \d+ ACCEPT SG None match ALL SBRS None$`,
 		`Info: ICID \d+ TLS success protocol TLSv1\.3 cipher TLS_(AES_256_GCM_SHA384|AES_128_GCM_SHA256|CHACHA20_POLY1305_SHA256)$`,
+		`Info: ICID \d+ To: <carol@nowhere\.test> Rejected by Receiving Domain$`,
 		`Info: Start MID \d+ ICID \d+$`,
 		`Info: MID \d+ ICID \d+ From: <alice@client\.example\.test>$`,
 		`Info: MID \d+ ICID \d+ RID 0 To: <bob@example\.test>$`,
-		`Info: MID \d+ ICID \d+ To: <carol@nowhere\.test> Rejected by Receiving Domain$`,
 		`Info: MID \d+ Message-ID '<m1@client\.example\.test>'$`,
 		`Info: MID \d+ Subject "hello"$`,
 		`Info: MID \d+ ready \d+ bytes from <alice@client\.example\.test>$`,
@@ -145,10 +145,12 @@ func TestLimitsAreEnforcedAndLogged(t *testing.T) {
 	long.cmd("MAIL FROM:<a@c.test>")
 	long.cmd("RCPT TO:<1@example.test>")
 	long.cmd("DATA")
-	fmt.Fprintf(long.conn, "Subject: long\r\n\r\n%s\r\n.\r\n", strings.Repeat("y", 3000))
+	// A line over RFC 5321's 1,000 octets is taken as it is (delivery
+	// breaks it, see smtpclient); the size limit still holds.
+	fmt.Fprintf(long.conn, "Subject: long\r\n\r\n%s\r\n.\r\n", strings.Repeat("y", 1500))
 	line, _ := long.r.ReadString('\n')
-	assert.True(t, strings.HasPrefix(line, "500 5.5.2"), "a line over the SMTP limit is refused for good: %q", line)
-	require.Equal(t, 0, f.spool.Count(), "nothing stored for a refused message")
+	assert.True(t, strings.HasPrefix(line, "250 2.0.0 ok:  Message "), "a long line within the size limit is accepted: %q", line)
+	require.Equal(t, 1, f.spool.Count(), "only the message within the limits is stored")
 	f.logLines(t, `To: <3@example\.test> Rejected: more than 2 recipients$`, `rejected: message larger than 2000 bytes$`)
 }
 

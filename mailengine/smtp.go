@@ -15,18 +15,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"relaybox/cipherstring"
 	"relaybox/config"
+	"relaybox/mailengine/address"
 	"relaybox/mailengine/queue"
+	"relaybox/mailengine/smtpserver"
 )
 
-// Spool is where accepted messages go; each is durable before Put returns.
+// Spool is where accepted messages go; each is durable before PutReserved returns.
 type Spool interface {
 	Reserve() (queue.MID, error)
 	PutReserved(ctx context.Context, mid queue.MID, env queue.Envelope, body io.Reader, maxBytes int64) (queue.MID, int64, error)
 	Count() int
+	// FreeBytes is the space left in the spool's file system.
+	FreeBytes() (int64, error)
 }
 
 // MailLog receives mail_logs lines.
@@ -40,21 +42,28 @@ type discardLog struct{}
 func (discardLog) Infof(string, ...any)    {}
 func (discardLog) Warningf(string, ...any) {}
 
-func (e *Engine) newSMTPServer(p plan, base *tls.Config) *smtp.Server {
-	be := &backend{e: e, listener: p.listener, hostname: p.iface.Hostname}
-	srv := smtp.NewServer(be)
-	srv.Domain = p.iface.Hostname
-	// go-smtp's DATA reader fails once MaxMessageBytes bytes are read, before it
-	// sees the terminating dot, so a message of exactly the limit would be
-	// refused. Give it one byte of slack; Data enforces the exact limit when it
-	// spools (EHLO then advertises SIZE one byte higher).
-	srv.MaxMessageBytes = p.listener.MaxMessageBytes + 1
-	srv.MaxRecipients = 0 // enforced (and logged) by the session
-	srv.ReadTimeout = time.Duration(p.listener.IdleTimeout)
-	srv.WriteTimeout = time.Minute
-	srv.ErrorLog = log.New(e.opts.ErrorLog, "smtp "+p.listener.Name+" ", log.LstdFlags)
+// Session limits that are not settings (docs/listeners.md).
+const (
+	// maxTransactions is how many MAIL commands one connection may give.
+	maxTransactions = 100
+	// freeSpaceReserve is kept free in the spool's file system beyond what
+	// a message may need, for logs and delivery state.
+	freeSpaceReserve = 16 << 20
+)
+
+func (e *Engine) newSMTPServer(p plan, base *tls.Config) *smtpserver.Server {
+	srv := &smtpserver.Server{
+		Hostname:        p.iface.Hostname,
+		MaxMessageBytes: p.listener.MaxMessageBytes,
+		ReadTimeout:     time.Duration(p.listener.IdleTimeout),
+		WriteTimeout:    time.Minute,
+		MaxTransactions: maxTransactions,
+		UTF8:            true,
+		Backend:         &backend{e: e, listener: p.listener, hostname: p.iface.Hostname},
+		ErrorLog:        log.New(e.opts.ErrorLog, "smtp "+p.listener.Name+" ", log.LstdFlags),
+	}
 	if p.tls != nil {
-		srv.TLSConfig = base
+		srv.TLS = base
 	}
 	return srv
 }
@@ -100,68 +109,104 @@ type backend struct {
 	hostname string
 }
 
-func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	tc := trackedOf(c.Conn())
+func (b *backend) NewSession(c *smtpserver.Conn) (smtpserver.Session, error) {
+	tc := trackedOf(c.NetConn())
 	if tc == nil {
 		return nil, errors.New("internal error: untracked connection")
-	}
-	if st, ok := c.TLSConnectionState(); ok && tc.tlsDone.CompareAndSwap(false, true) {
-		b.e.log.Infof("ICID %d TLS success protocol %s cipher %s", tc.icid, cipherstring.VersionName(st.Version), cipherstring.LogName(st.CipherSuite))
 	}
 	return &session{b: b, conn: c, tc: tc}, nil
 }
 
+// session is one connection's policy and logging. The message gets its MID
+// only when DATA starts (a MAIL/RSET loop burns none and logs nothing); the
+// transaction's AsyncOS lines are written then, in their usual order.
 type session struct {
-	b     *backend
-	conn  *smtp.Conn
-	tc    *trackedConn
-	mid   queue.MID
+	b    *backend
+	conn *smtpserver.Conn
+	tc   *trackedConn
+	// The transaction.
 	from  string
+	utf8  bool
 	rcpts []string
+	keys  map[string]int // address.Key → RID, to merge duplicates
 }
 
 var (
-	errStartTLS    = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
-	errRelay       = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Recipient address rejected: relaying denied"}
-	errTooMany     = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients"}
-	errTooLarge    = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message size exceeds fixed maximum message size"}
-	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
-	errTemporary   = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
+	errStartTLS = smtpserver.Replyf(530, "5.7.0", "Must issue a STARTTLS command first")
+	errRelay    = smtpserver.Replyf(550, "5.7.1", "Recipient address rejected: relaying denied")
+	errTooMany  = smtpserver.Replyf(452, "4.5.3", "Too many recipients")
+	errStorage  = smtpserver.Replyf(452, "4.3.1", "Insufficient system storage, try again later")
 )
 
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	lg := s.b.e.log
-	if config.TLSRequiredLevel(s.b.listener.TLS) {
-		if _, ok := s.conn.TLSConnectionState(); !ok {
-			if s.tc.required.CompareAndSwap(false, true) {
-				lg.Infof("ICID %d TLS was required but remote host did not initiate it", s.tc.icid)
-			}
-			return errStartTLS
-		}
+func errTooLarge(limit int64) *smtpserver.Reply {
+	return smtpserver.Replyf(552, "5.3.4", "Message size exceeds fixed maximum message size (%d bytes)", limit)
+}
+
+func (s *session) Hello(string) error { return nil }
+
+func (s *session) TLSDone(st *tls.ConnectionState, err error) {
+	if !s.tc.tlsDone.CompareAndSwap(false, true) {
+		return // the reason was logged when the ClientHello was refused
 	}
-	mid, err := s.b.e.spool.Reserve()
 	if err != nil {
-		lg.Warningf("ICID %d cannot take mail: %v", s.tc.icid, err)
-		return errTemporary
+		s.b.e.log.Infof("ICID %d TLS failed: %v", s.tc.icid, err)
+		return
 	}
-	s.mid, s.from, s.rcpts = mid, from, nil
-	lg.Infof("Start MID %d ICID %d", mid, s.tc.icid)
-	lg.Infof("MID %d ICID %d From: <%s>", mid, s.tc.icid, from)
+	s.b.e.log.Infof("ICID %d TLS success protocol %s cipher %s", s.tc.icid, cipherstring.VersionName(st.Version), cipherstring.LogName(st.CipherSuite))
+}
+
+func (s *session) Mail(from address.Path, opts smtpserver.MailOptions) error {
+	lg := s.b.e.log
+	if config.TLSRequiredLevel(s.b.listener.TLS) && s.conn.TLS() == nil {
+		if s.tc.required.CompareAndSwap(false, true) {
+			lg.Infof("ICID %d TLS was required but remote host did not initiate it", s.tc.icid)
+		}
+		return errStartTLS
+	}
+	if err := s.checkSpace(opts.Size); err != nil {
+		return err
+	}
+	s.from, s.utf8, s.rcpts, s.keys = from.Addr, opts.UTF8, nil, map[string]int{}
 	return nil
 }
 
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+// checkSpace refuses a transaction the spool's disk cannot hold: the
+// message's announced SIZE (else the listener's limit) half again, plus a
+// reserve.
+func (s *session) checkSpace(size int64) error {
+	if size <= 0 {
+		size = s.b.listener.MaxMessageBytes
+	}
+	need := size + size/2 + freeSpaceReserve
+	free, err := s.b.e.spool.FreeBytes()
+	if err != nil {
+		s.b.e.log.Warningf("ICID %d cannot take mail: %v", s.tc.icid, err)
+		return errStorage
+	}
+	if free < need {
+		s.b.e.log.Warningf("ICID %d mail deferred: %d bytes free in the queue's file system, %d needed; free disk space", s.tc.icid, free, need)
+		return errStorage
+	}
+	return nil
+}
+
+func (s *session) Rcpt(to address.Path) error {
 	lg := s.b.e.log
-	if s.b.listener.Type == config.ListenerPublic && !AcceptsDomain(s.b.listener.Domains, to) {
-		lg.Infof("MID %d ICID %d To: <%s> Rejected by Receiving Domain", s.mid, s.tc.icid, to)
+	if s.b.listener.Type == config.ListenerPublic && !AcceptsDomain(s.b.listener.Domains, to.Addr) {
+		lg.Infof("ICID %d To: <%s> Rejected by Receiving Domain", s.tc.icid, to.Addr)
 		return errRelay
 	}
+	key := address.Key(to.Addr)
+	if rid, dup := s.keys[key]; dup {
+		lg.Infof("ICID %d To: <%s> is recipient RID %d again: merged", s.tc.icid, to.Addr, rid)
+		return nil
+	}
 	if max := s.b.listener.MaxRecipients; max > 0 && len(s.rcpts) >= max {
-		lg.Infof("MID %d ICID %d To: <%s> Rejected: more than %d recipients", s.mid, s.tc.icid, to, max)
+		lg.Infof("ICID %d To: <%s> Rejected: more than %d recipients", s.tc.icid, to.Addr, max)
 		return errTooMany
 	}
-	lg.Infof("MID %d ICID %d RID %d To: <%s>", s.mid, s.tc.icid, len(s.rcpts), to)
-	s.rcpts = append(s.rcpts, to)
+	s.keys[key] = len(s.rcpts)
+	s.rcpts = append(s.rcpts, to.Addr)
 	return nil
 }
 
@@ -169,11 +214,10 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 // listener's recipient access table: "example.com" matches exactly,
 // ".example.com" matches its subdomains.
 func AcceptsDomain(domains []string, rcpt string) bool {
-	at := strings.LastIndexByte(rcpt, '@')
-	if at < 0 {
+	d := address.DomainOf(rcpt)
+	if d == "" {
 		return false
 	}
-	d := strings.ToLower(strings.TrimSuffix(rcpt[at+1:], "."))
 	for _, entry := range domains {
 		e := strings.ToLower(entry)
 		if strings.HasPrefix(e, ".") {
@@ -188,69 +232,79 @@ func AcceptsDomain(domains []string, rcpt string) bool {
 }
 
 // received is the trace header the appliance adds, with the TLS details.
-func (s *session) received(now time.Time) string {
+func (s *session) received(mid queue.MID, now time.Time) string {
 	with, tlsInfo := "ESMTP", ""
-	if st, ok := s.conn.TLSConnectionState(); ok {
+	if st := s.conn.TLS(); st != nil {
 		with = "ESMTPS"
 		tlsInfo = fmt.Sprintf(" (%s %s)", cipherstring.VersionName(st.Version), cipherstring.LogName(st.CipherSuite))
 	}
-	helo := s.conn.Hostname()
+	if s.utf8 {
+		with = "UTF8" + with // RFC 6531 §3.7.3
+	}
+	helo := s.conn.Hello() // printable ASCII: checked by the server
 	if helo == "" {
 		helo = "unknown"
 	}
-	h := fmt.Sprintf("Received: from %s (unknown [%s])\r\n\tby %s (Relaybox) with %s%s\r\n\tid %d", helo, remoteIP(s.tc), s.b.hostname, with, tlsInfo, s.mid)
+	h := fmt.Sprintf("Received: from %s (unknown [%s])\r\n\tby %s (Relaybox) with %s%s\r\n\tid %d", helo, remoteIP(s.tc), s.b.hostname, with, tlsInfo, mid)
 	if len(s.rcpts) == 1 {
 		h += fmt.Sprintf("\r\n\tfor <%s>", s.rcpts[0])
 	}
 	return h + "; " + now.Format(time.RFC1123Z) + "\r\n"
 }
 
-func (s *session) Data(r io.Reader) error {
+// Data gives the message its MID, logs the transaction and spools it; the
+// 250 comes only after the message is on disk.
+func (s *session) Data(r io.Reader) (string, error) {
 	e := s.b.e
+	mid, err := e.spool.Reserve()
+	if err != nil {
+		e.log.Warningf("ICID %d cannot take mail: %v", s.tc.icid, err)
+		return "", smtpserver.ErrLocal
+	}
+	e.log.Infof("Start MID %d ICID %d", mid, s.tc.icid)
+	e.log.Infof("MID %d ICID %d From: <%s>", mid, s.tc.icid, s.from)
+	for rid, to := range s.rcpts {
+		e.log.Infof("MID %d ICID %d RID %d To: <%s>", mid, s.tc.icid, rid, to)
+	}
 	now := time.Now()
-	hdr := s.received(now)
+	hdr := s.received(mid, now)
 	tlsDesc := ""
-	if st, ok := s.conn.TLSConnectionState(); ok {
+	if st := s.conn.TLS(); st != nil {
 		tlsDesc = cipherstring.VersionName(st.Version) + " " + cipherstring.LogName(st.CipherSuite)
 	}
 	env := queue.Envelope{From: s.from, To: append([]string(nil), s.rcpts...), ICID: s.tc.icid, Listener: s.b.listener.Name,
-		ClientAddr: remoteIP(s.tc), HELO: s.conn.Hostname(), TLS: tlsDesc, Received: now}
+		ClientAddr: remoteIP(s.tc), HELO: s.conn.Hello(), TLS: tlsDesc, Received: now, UTF8: s.utf8}
 	capture := &headerCapture{}
 	body := io.TeeReader(r, capture)
-	max := s.b.listener.MaxMessageBytes + int64(len(hdr))
-	_, size, err := e.spool.PutReserved(context.Background(), s.mid, env, io.MultiReader(strings.NewReader(hdr), body), max)
-	var tooBig *smtp.SMTPError
+	_, size, err := e.spool.PutReserved(context.Background(), mid, env, io.MultiReader(strings.NewReader(hdr), body), 0)
 	switch {
-	case errors.Is(err, queue.ErrTooLarge), errors.As(err, &tooBig) && tooBig.Code == 552:
-		e.log.Infof("MID %d ICID %d rejected: message larger than %d bytes", s.mid, s.tc.icid, s.b.listener.MaxMessageBytes)
-		return errTooLarge
-	case errors.Is(err, smtp.ErrTooLongLine):
-		e.log.Infof("MID %d ICID %d rejected: a line longer than the SMTP limit", s.mid, s.tc.icid)
-		return errLineTooLong
-	case errors.As(err, &tooBig):
-		return tooBig
+	case errors.Is(err, smtpserver.ErrTooLarge):
+		e.log.Infof("MID %d ICID %d rejected: message larger than %d bytes", mid, s.tc.icid, s.b.listener.MaxMessageBytes)
+		return "", errTooLarge(s.b.listener.MaxMessageBytes)
+	case errors.Is(err, smtpserver.ErrAborted):
+		e.log.Infof("MID %d ICID %d aborted: the client ended the connection before the end of the data", mid, s.tc.icid)
+		return "", err
 	case err != nil:
-		e.log.Warningf("MID %d ICID %d could not be queued: %v", s.mid, s.tc.icid, err)
-		return errTemporary
+		e.log.Warningf("MID %d ICID %d could not be queued: %v", mid, s.tc.icid, err)
+		return "", smtpserver.ErrLocal
 	}
 	if id := capture.header("Message-Id"); id != "" {
-		e.log.Infof("MID %d Message-ID '%s'", s.mid, id)
+		e.log.Infof("MID %d Message-ID '%s'", mid, id)
 	}
 	if subj := capture.header("Subject"); subj != "" {
-		e.log.Infof("MID %d Subject %q", s.mid, subj)
+		e.log.Infof("MID %d Subject %q", mid, subj)
 	}
-	e.log.Infof("MID %d ready %d bytes from <%s>", s.mid, size-int64(len(hdr)), s.from)
-	e.log.Infof("MID %d queued for delivery", s.mid)
+	e.log.Infof("MID %d ready %d bytes from <%s>", mid, size-int64(len(hdr)), s.from)
+	e.log.Infof("MID %d queued for delivery", mid)
 	if e.opts.Deliverer != nil {
 		e.opts.Deliverer.Notify()
 	}
-	s.mid, s.from, s.rcpts = 0, "", nil
-	return nil
+	return fmt.Sprintf("ok:  Message %d accepted", mid), nil
 }
 
-func (s *session) Reset() { s.mid, s.from, s.rcpts = 0, "", nil }
+func (s *session) Reset() { s.from, s.utf8, s.rcpts, s.keys = "", false, nil, nil }
 
-func (s *session) Logout() error { return nil }
+func (s *session) Close() {}
 
 // headerCapture keeps the start of a message, up to the end of its header.
 type headerCapture struct {

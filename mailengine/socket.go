@@ -3,6 +3,7 @@ package mailengine
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +20,12 @@ type socket struct {
 	limit   atomic.Int64 // max concurrent connections, 0 = none
 	// admit decides whether a client may connect; nil admits all.
 	admit atomic.Pointer[func(net.Conn) bool]
-	// global, when set, is a limit shared with other sockets (all SMTP listeners).
+	// global, when set, is a limit shared with other sockets (all SMTP
+	// listeners, or all HTTPS ones).
 	global atomic.Pointer[limiter]
+	perIP  atomic.Int64 // max concurrent connections from one address, 0 = none
+	ipMu   sync.Mutex
+	ips    map[netip.Addr]int // connections per client address, while perIP is set
 	done   chan struct{}
 }
 
@@ -75,8 +80,19 @@ func (s *socket) serve(h hooks) {
 			go h.refuse(&trackedConn{Conn: c}, "denied")
 			continue
 		}
+		ip, counted := clientIP(c), false
+		if lim := s.perIP.Load(); lim > 0 {
+			if !s.takeIP(ip, lim) {
+				go h.refuse(&trackedConn{Conn: c}, "busy-ip")
+				continue
+			}
+			counted = true
+		}
 		s.active.Add(1)
 		tc := &trackedConn{Conn: c, active: &s.active}
+		if counted {
+			tc.releaseIP = func() { s.releaseIP(ip) }
+		}
 		if global != nil {
 			global.active.Add(1)
 			tc.global = &global.active
@@ -97,6 +113,37 @@ func (s *socket) serve(h hooks) {
 	}
 }
 
+// takeIP counts one more connection from ip unless it has limit already.
+func (s *socket) takeIP(ip netip.Addr, limit int64) bool {
+	s.ipMu.Lock()
+	defer s.ipMu.Unlock()
+	if s.ips == nil {
+		s.ips = map[netip.Addr]int{}
+	}
+	if int64(s.ips[ip]) >= limit {
+		return false
+	}
+	s.ips[ip]++
+	return true
+}
+
+func (s *socket) releaseIP(ip netip.Addr) {
+	s.ipMu.Lock()
+	defer s.ipMu.Unlock()
+	if s.ips[ip]--; s.ips[ip] <= 0 {
+		delete(s.ips, ip) // the table holds only addresses connected now
+	}
+}
+
+// clientIP is a connection's remote address without the port (IPv4-mapped
+// addresses as IPv4).
+func clientIP(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
 // close stops accepting; sessions already handed over go on.
 func (s *socket) close() {
 	_ = s.ln.Close()
@@ -107,15 +154,15 @@ func (s *socket) close() {
 // socket's active connections once, and carries what mail_logs needs.
 type trackedConn struct {
 	net.Conn
-	active *atomic.Int64
-	global *atomic.Int64
-	once   sync.Once
+	active    *atomic.Int64
+	global    *atomic.Int64
+	releaseIP func()
+	once      sync.Once
 
-	icid       uint64
-	onClose    func(*trackedConn)
-	tlsStarted atomic.Bool // a ClientHello arrived
-	tlsDone    atomic.Bool // success or failure was logged
-	required   atomic.Bool // "TLS was required" was logged
+	icid     uint64
+	onClose  func(*trackedConn)
+	tlsDone  atomic.Bool // success or failure was logged
+	required atomic.Bool // "TLS was required" was logged
 }
 
 func (c *trackedConn) Close() error {
@@ -125,6 +172,9 @@ func (c *trackedConn) Close() error {
 		}
 		if c.global != nil {
 			c.global.Add(-1)
+		}
+		if c.releaseIP != nil {
+			c.releaseIP()
 		}
 		if c.onClose != nil {
 			c.onClose(c)

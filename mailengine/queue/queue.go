@@ -36,6 +36,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 const (
@@ -73,6 +74,9 @@ type Envelope struct {
 	HELO       string
 	TLS        string // e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", empty when clear
 	Received   time.Time
+	// UTF8 is set when MAIL asked for SMTPUTF8 (RFC 6531): the addresses
+	// may be UTF-8, and so may the header; delivery needs the same of the peer.
+	UTF8 bool
 }
 
 // Message describes a spooled message. Size is the size of the raw message, without the header.
@@ -96,6 +100,7 @@ type header struct {
 	HELO       string    `json:"helo,omitempty"`
 	TLS        string    `json:"tls,omitempty"`
 	Received   time.Time `json:"received"`
+	UTF8       bool      `json:"smtputf8,omitempty"`
 }
 
 // Spool is a durable message spool in one directory. Its methods are safe for concurrent use.
@@ -233,6 +238,16 @@ func Open(dir string) (s *Spool, err error) {
 	}
 	go s.run()
 	return s, nil
+}
+
+// FreeBytes is the space left to unprivileged writers in the spool's file
+// system (statfs(2)), for refusing mail before the disk is full.
+func (s *Spool) FreeBytes() (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.msgDir, &st); err != nil {
+		return 0, fmt.Errorf("checking free space of %s: %w", s.msgDir, err)
+	}
+	return int64(st.Bavail) * st.Bsize, nil
 }
 
 // Count returns the number of messages in the spool.
@@ -613,9 +628,17 @@ func parseName(n, suffix string) (MID, bool) {
 }
 
 func encodeHeader(mid MID, env Envelope) ([]byte, error) {
+	// JSON would turn invalid UTF-8 into U+FFFD: an address would change
+	// between acceptance and delivery. The SMTP side refuses such bytes;
+	// this makes sure no caller gets them stored changed.
+	for _, s := range append([]string{env.From, env.HELO, env.Listener, env.ClientAddr}, env.To...) {
+		if !utf8.ValidString(s) {
+			return nil, fmt.Errorf("envelope of MID %d: %q is not valid UTF-8, so it cannot be stored as it is", mid, s)
+		}
+	}
 	b, err := json.Marshal(header{
 		V: headerV1, MID: mid, From: env.From, To: env.To, ICID: env.ICID, Listener: env.Listener,
-		ClientAddr: env.ClientAddr, HELO: env.HELO, TLS: env.TLS, Received: env.Received,
+		ClientAddr: env.ClientAddr, HELO: env.HELO, TLS: env.TLS, Received: env.Received, UTF8: env.UTF8,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding envelope of MID %d: %w", mid, err)
@@ -656,7 +679,7 @@ func readHeader(f *os.File, path string, mid MID) (Message, int64, error) {
 		MID: mid,
 		Envelope: Envelope{
 			From: h.From, To: h.To, ICID: h.ICID, Listener: h.Listener, ClientAddr: h.ClientAddr,
-			HELO: h.HELO, TLS: h.TLS, Received: h.Received,
+			HELO: h.HELO, TLS: h.TLS, Received: h.Received, UTF8: h.UTF8,
 		},
 		Size: fi.Size() - off,
 		Path: path,

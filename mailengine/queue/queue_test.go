@@ -100,6 +100,31 @@ func TestRoundTrip(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 }
 
+// TestEnvelopeBytesKept: quoted and UTF-8 addresses come back byte for byte
+// with the SMTPUTF8 flag; an envelope that JSON would change (invalid
+// UTF-8 becomes U+FFFD) is refused and nothing is stored.
+func TestEnvelopeBytesKept(t *testing.T) {
+	s := openSpool(t, filepath.Join(t.TempDir(), "spool"))
+	defer s.Close()
+	env := testEnvelope()
+	env.From = `"john doe"@example.com`
+	env.To = []string{"grå@bücher.example", `"a\"b"@example.net`}
+	env.UTF8 = true
+	mid, _, err := s.Put(context.Background(), env, strings.NewReader("x\r\n"), 0)
+	require.NoError(t, err)
+	m, err := s.Header(mid)
+	require.NoError(t, err)
+	assert.Equal(t, env.From, m.Envelope.From)
+	assert.Equal(t, env.To, m.Envelope.To)
+	assert.True(t, m.Envelope.UTF8)
+
+	for _, bad := range []Envelope{{From: "a\xff@x.test", To: []string{"b@x.test"}}, {From: "a@x.test", To: []string{"b\xc3@x.test"}}} {
+		_, _, err := s.Put(context.Background(), bad, strings.NewReader("x\r\n"), 0)
+		require.ErrorContains(t, err, "not valid UTF-8")
+	}
+	assert.Equal(t, 1, s.Count())
+}
+
 func TestEmptyBody(t *testing.T) {
 	s := openSpool(t, t.TempDir())
 	defer s.Close()
