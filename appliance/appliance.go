@@ -228,10 +228,15 @@ func (a *Appliance) ServeControl(ctx context.Context, ln net.Listener) error {
 	return shell.Serve(ctx, ln, func(shell.Hello) shell.Options { return a.Session(config.DefaultAdminUser) })
 }
 
-// Close stops the engine, giving sessions ctx's time to finish.
+// Close stops the appliance: the engine (idle sessions get 421, a message
+// being received is finished, within ctx) and delivery (a transaction past
+// its final dot gets its reply, within smtpclient's stop bound) stop at the
+// same time; the queue and the logs close after both.
 func (a *Appliance) Close(ctx context.Context) error {
+	delivered := make(chan struct{})
+	go func() { a.stopDelivery(); close(delivered) }()
 	err := a.Engine.Close(ctx)
-	a.stopDelivery()
+	<-delivered
 	err = errors.Join(err, a.Spool.Close(), a.Log.Close(), a.AuthLog.Close())
 	_ = os.Remove(SocketPath(a.dir))
 	a.lock.Close()

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"relaybox/cipherstring"
+	"relaybox/mailengine/address"
 	"relaybox/mailengine/queue"
 	"relaybox/mailengine/smtpclient"
 )
@@ -20,20 +22,28 @@ const (
 	maxSessions    = 2
 )
 
+// job is one attempt of one message.
+type job struct {
+	m   queue.Message
+	rec *record
+}
+
 // deliverDomain delivers a message to the recipients of one domain: over
 // an idle connection to the domain when there is one, else trying the
 // domain's hosts in order until one gives a definite answer.
-func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Message, domain string, rids []int, done func([]int)) map[int]rcptResult {
+func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, j *job, domain string, rids []int) map[int]rcptResult {
+	m := j.m
+	b := newBatch(m, rids)
 	policy := s.Config.Destinations.DestinationFor(domain)
 	pc, got := d.acquire(domain, s, policy.MaxConnections, s.Config.Delivery.MaxConnections, m.MID)
 	if got == slotBusy {
 		return outcomeAll(rids, rcptResult{outcome: waiting, text: "the concurrency limit is reached"})
 	}
 	if pc != nil {
-		res, err := d.send(ctx, pc, m, rids, done)
+		res, err := d.send(ctx, pc, j, b)
 		if !stale(pc, err) || ctx.Err() != nil {
 			d.park(ctx, pc, policy.MaxMessagesPerConnection)
-			return sortResults(m, rids, res, err)
+			return sortResults(b, rids, pc.dcid, res, err)
 		}
 		// Nothing of the message was taken (the peer closed the idle
 		// connection, or refused another transaction on it): a new
@@ -46,9 +56,6 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Mess
 		d.opts.Log.Infof("MID %d %v", m.MID, err)
 		var le *lookupError
 		if errors.As(err, &le) && le.status != "" {
-			for _, rid := range rids {
-				d.opts.Log.Infof("Bounced: MID %d to RID %d - %s - %v", m.MID, rid, le.status, err)
-			}
 			return outcomeAll(rids, rcptResult{outcome: bounced, status: le.status, text: err.Error()})
 		}
 		return outcomeAll(rids, rcptResult{outcome: pending, text: err.Error()})
@@ -73,7 +80,7 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Mess
 			}
 			if errors.As(err, &ce) && !ce.Temporary {
 				d.unreserve(domain)
-				return sortResults(m, rids, smtpclient.Result{}, err)
+				return sortResults(b, rids, 0, smtpclient.Result{}, err)
 			}
 			if errors.As(err, &ce) && (ce.Phase == "starttls" || ce.Phase == "tls" || ce.Phase == "verify") &&
 				(level == smtpclient.Required || level == smtpclient.RequiredVerify) {
@@ -82,14 +89,16 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, m queue.Mess
 			continue // next host
 		}
 		sessions++
-		res, err = d.send(ctx, pc, m, rids, done)
-		if errors.As(err, &ce) && ce.Temporary && ce.Phase != "queue" {
+		res, err = d.send(ctx, pc, j, b)
+		// The next host gets the message at once unless this one may have
+		// it already (no reply to the final dot): that waits for a retry.
+		if errors.As(err, &ce) && ce.Temporary && ce.Phase != "queue" && !ce.AfterDot {
 			lastErr = err.Error()
 			d.quit(pc) // its room goes to the next host
 			continue
 		}
 		d.park(ctx, pc, policy.MaxMessagesPerConnection)
-		return sortResults(m, rids, res, err)
+		return sortResults(b, rids, pc.dcid, res, err)
 	}
 	d.unreserve(domain)
 	return outcomeAll(rids, rcptResult{outcome: pending, text: lastErr})
@@ -112,34 +121,85 @@ func outcomeAll(rids []int, r rcptResult) map[int]rcptResult {
 	return out
 }
 
+// batch is the recipients of one transaction: each address once, in RID
+// order, with the RIDs it stands for. Recipients whose addresses have the
+// same address.Key share one RCPT (inbound merges them already; messages
+// queued before that may still have both) and its outcome.
+type batch struct {
+	addrs []string
+	rids  map[string][]int // address as sent → RIDs
+}
+
+func newBatch(m queue.Message, rids []int) batch {
+	b := batch{rids: make(map[string][]int, len(rids))}
+	sent := make(map[string]string, len(rids)) // Key → address as sent
+	for _, rid := range rids {
+		a := m.Envelope.To[rid]
+		k := address.Key(a)
+		first, dup := sent[k]
+		if !dup {
+			sent[k], first = a, a
+			b.addrs = append(b.addrs, a)
+		}
+		b.rids[first] = append(b.rids[first], rid)
+	}
+	return b
+}
+
+// ridsOf returns the RIDs a result for rcpt (an address as sent) stands for.
+func (b batch) ridsOf(rcpt string) []int { return b.rids[rcpt] }
+
+// ridsOfAll returns the RIDs of several results' addresses.
+func (b batch) ridsOfAll(rcpts []string) []int {
+	var out []int
+	for _, r := range rcpts {
+		out = append(out, b.ridsOf(r)...)
+	}
+	return out
+}
+
 // sortResults turns a transaction's outcome into each recipient's: the
 // final replies the server gave (delivered, rejected, deferred) stand; the
 // other recipients follow the error, bounced when it is permanent and
-// deferred when it is temporary.
-func sortResults(m queue.Message, rids []int, res smtpclient.Result, err error) map[int]rcptResult {
+// deferred otherwise. Every RID of rids gets an outcome.
+func sortResults(b batch, rids []int, dcid uint64, res smtpclient.Result, err error) map[int]rcptResult {
 	results := map[int]rcptResult{}
+	set := func(rcpt string, r rcptResult) {
+		for _, rid := range b.ridsOf(rcpt) {
+			results[rid] = r
+		}
+	}
 	for _, r := range res.Delivered {
-		results[ridOf(m, rids, r.Rcpt)] = rcptResult{outcome: delivered}
+		set(r.Rcpt, rcptResult{outcome: delivered, dcid: dcid})
 	}
 	for _, r := range res.Rejected {
-		results[ridOf(m, rids, r.Rcpt)] = rcptResult{outcome: bounced, status: orStatus(r.Enhanced, "5.0.0"), text: fmt.Sprintf("%d %s", r.Code, r.Text)}
+		set(r.Rcpt, rcptResult{outcome: bounced, status: orStatus(r.Enhanced, "5.0.0"), text: fmt.Sprintf("%d %s", r.Code, r.Text), dcid: dcid})
 	}
 	for _, r := range res.Deferred {
-		results[ridOf(m, rids, r.Rcpt)] = rcptResult{outcome: pending, text: fmt.Sprintf("%d %s", r.Code, r.Text)}
+		set(r.Rcpt, rcptResult{outcome: pending, text: fmt.Sprintf("%d %s", r.Code, r.Text), dcid: dcid})
 	}
+	rest := rcptResult{outcome: pending, text: "no outcome from the server", dcid: dcid}
 	var ce *smtpclient.Error
-	if errors.As(err, &ce) {
-		rest := rcptResult{outcome: pending, text: err.Error()}
-		if !ce.Temporary {
-			rest = rcptResult{outcome: bounced, status: orStatus(ce.Enhanced, "5.0.0"), text: ce.Text}
-		}
-		for _, rid := range rids {
-			if _, known := results[rid]; !known {
-				results[rid] = rest
-			}
+	switch {
+	case errors.As(err, &ce) && !ce.Temporary:
+		rest = rcptResult{outcome: bounced, status: orStatus(ce.Enhanced, "5.0.0"), text: errorText(ce), dcid: dcid}
+	case err != nil:
+		rest.text = err.Error()
+	}
+	for _, rid := range rids {
+		if _, known := results[rid]; !known {
+			results[rid] = rest
 		}
 	}
 	return results
+}
+
+// errorText is a failure's reply ("554 Rejected") or, without one, its reason.
+func errorText(ce *smtpclient.Error) string {
+	if ce.Code != 0 {
+		return fmt.Sprintf("%d %s", ce.Code, ce.Text)
+	}
+	return ce.Text
 }
 
 func orStatus(s, def string) string {
@@ -147,15 +207,6 @@ func orStatus(s, def string) string {
 		return def
 	}
 	return s
-}
-
-func ridOf(m queue.Message, rids []int, rcpt string) int {
-	for _, rid := range rids {
-		if strings.EqualFold(m.Envelope.To[rid], rcpt) {
-			return rid
-		}
-	}
-	return rids[0]
 }
 
 // dial opens a connection to one host of domain at the TLS level and logs
@@ -205,44 +256,42 @@ func (d *Deliverer) dial(ctx context.Context, s *Settings, m queue.Message, rids
 	return pc, res, nil
 }
 
-// send delivers a message's recipients over pc and logs the outcome. An
-// unreadable queue file is a temporary *Error of phase "queue", with
-// nothing sent.
-func (d *Deliverer) send(ctx context.Context, pc *conn, m queue.Message, rids []int, done func([]int)) (smtpclient.Result, error) {
-	lg := d.opts.Log
+// send delivers a batch of a message's recipients over pc and logs the
+// outcome; the recipients the peer accepts are recorded done the moment
+// its 250 arrives. An unreadable queue file is a temporary *Error of phase
+// "queue", with nothing sent.
+func (d *Deliverer) send(ctx context.Context, pc *conn, j *job, b batch) (smtpclient.Result, error) {
+	lg, m := d.opts.Log, j.m
+	f, err := d.factsOf(m, j.rec)
+	if err != nil {
+		return smtpclient.Result{}, &smtpclient.Error{Phase: "queue", Temporary: true, Text: err.Error(), Err: err}
+	}
 	_, body, err := d.opts.Spool.Get(m.MID)
 	if err != nil {
 		return smtpclient.Result{}, &smtpclient.Error{Phase: "queue", Temporary: true, Text: err.Error(), Err: err}
 	}
 	defer body.Close()
-	pc.cur = carrying{m: m, rids: rids}
-	rcpts := make([]string, len(rids))
-	for i, rid := range rids {
-		rcpts[i] = m.Envelope.To[rid]
-	}
-	res, err := pc.c.Send(ctx, smtpclient.Message{From: m.Envelope.From, To: rcpts, Body: body, Size: m.Size,
-		Delivered: func(accepted []string) {
-			ids := make([]int, len(accepted))
-			for i, r := range accepted {
-				ids[i] = ridOf(m, rids, r)
-			}
-			done(ids)
-		}})
+	pc.cur = carrying{m: m, rids: b.ridsOfAll(b.addrs)}
+	res, err := pc.c.Send(ctx, smtpclient.Message{From: m.Envelope.From, To: b.addrs, Body: body, Size: f.size,
+		UTF8: m.Envelope.UTF8, HeaderASCII: f.headerASCII,
+		Delivered: func(accepted []string) { d.markDone(m, j.rec, b.ridsOfAll(accepted)) }})
+	var ids []int
 	for _, r := range res.Delivered {
-		lg.Infof("MID %d RID [%d] Response '%d %s'", m.MID, ridOf(m, rids, r.Rcpt), r.Code, r.Text)
-	}
-	if len(res.Delivered) > 0 {
-		ids := make([]int, 0, len(res.Delivered))
-		for _, r := range res.Delivered {
-			ids = append(ids, ridOf(m, rids, r.Rcpt))
+		for _, rid := range b.ridsOf(r.Rcpt) {
+			lg.Infof("MID %d RID [%d] Response '%d %s'", m.MID, rid, r.Code, r.Text)
+			ids = append(ids, rid)
 		}
-		lg.Infof("Message done DCID %d MID %d to RID %v", pc.dcid, m.MID, ids)
 	}
-	for _, r := range res.Rejected {
-		lg.Infof("Bounced: DCID %d MID %d to RID %d - %s - %d %s", pc.dcid, m.MID, ridOf(m, rids, r.Rcpt), orStatus(r.Enhanced, "5.0.0"), r.Code, r.Text)
+	if len(ids) > 0 {
+		slices.Sort(ids)
+		lg.Infof("Message done DCID %d MID %d to RID %v", pc.dcid, m.MID, ids)
 	}
 	if err != nil {
 		lg.Infof("DCID %d %s", pc.dcid, strings.TrimSpace(err.Error()))
+	}
+	var ce *smtpclient.Error
+	if errors.As(err, &ce) && ce.AfterDot {
+		lg.Warningf("MID %d DCID %d got no reply to the final dot; the message stays queued and is sent again, so the peer may get it twice", m.MID, pc.dcid)
 	}
 	return res, err
 }

@@ -13,16 +13,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"relaybox/config"
+	"relaybox/mailengine/address"
 	"relaybox/mailengine/queue"
 	"relaybox/mailengine/smtpclient"
 )
@@ -68,7 +70,9 @@ type Options struct {
 	StateDir string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Timeouts for each SMTP phase (zero: smtpclient's defaults).
+	// Timeouts for each SMTP phase (zero: smtpclient's defaults); Stop is
+	// how long Run waits, once its context ends, for the reply to a final
+	// dot already sent.
 	Timeouts smtpclient.Timeouts
 	// Port is the SMTP port of MX hosts (default 25).
 	Port int
@@ -100,6 +104,7 @@ type Deliverer struct {
 
 	mu       sync.Mutex
 	known    map[queue.MID]queue.Message // headers read so far
+	records  map[queue.MID]*record       // what is done of each queued message (state.go)
 	busy     map[queue.MID]bool
 	due      map[queue.MID]time.Time
 	attempts map[queue.MID]int
@@ -130,7 +135,8 @@ func New(opts Options) *Deliverer {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
-	return &Deliverer{opts: opts, wake: make(chan struct{}, 1), known: map[queue.MID]queue.Message{}, busy: map[queue.MID]bool{}, due: map[queue.MID]time.Time{},
+	return &Deliverer{opts: opts, wake: make(chan struct{}, 1), known: map[queue.MID]queue.Message{}, records: map[queue.MID]*record{},
+		busy: map[queue.MID]bool{}, due: map[queue.MID]time.Time{},
 		attempts: map[queue.MID]int{}, alerted: map[string]time.Time{}, idle: map[string][]*conn{}, open: map[string]int{},
 		waiters: map[string][]queue.MID{}, waitKey: map[queue.MID]string{}}
 }
@@ -154,15 +160,18 @@ func (d *Deliverer) Notify() {
 	}
 }
 
-// Run delivers until ctx ends. Transactions in flight are cut off (their
-// messages stay queued; see the crash window in docs/delivery.md), then the
-// idle connections are closed with QUIT.
+// Run delivers until ctx ends, then stops: idle connections are closed
+// with QUIT; a transaction not past its final dot is cut (nothing of it was
+// accepted: its message stays queued); one past it gets its reply, within
+// Options.Timeouts.Stop (smtpclient.DefaultStop, 30 s), its recipients are
+// recorded as usual, and its connection says QUIT within the same bound.
+// Run returns after all that.
 func (d *Deliverer) Run(ctx context.Context) {
 	d.removeStaleStates()
 	var wg sync.WaitGroup
 	defer func() {
-		wg.Wait()
 		d.closeIdle()
+		wg.Wait() // attempts in flight: each parks nothing now, its connection says QUIT
 		d.closing.Wait()
 	}()
 	tick := time.NewTicker(time.Second)
@@ -272,7 +281,7 @@ func (d *Deliverer) queued() ([]queue.Message, error) {
 	}
 	for mid := range d.known {
 		if !present[mid] {
-			delete(d.known, mid)
+			d.forgetLocked(mid)
 		}
 	}
 	return out, nil
@@ -296,71 +305,48 @@ const (
 // free wakes the first message waiting for it (wakeLocked).
 const waitRetry = 5 * time.Second
 
-// attempt tries every pending recipient of a message once.
+// attempt tries every pending recipient of a message once. A message
+// whose state cannot be read or written, or that cannot be removed once
+// done, is held instead (see record).
 func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
 	if _, err := d.opts.Spool.Header(m.MID); errors.Is(err, queue.ErrNotFound) {
 		return // finished by an attempt that ended while the queue was being listed
 	}
-	st, err := loadState(d.statePath(m.MID))
-	if err != nil {
-		d.opts.Log.Warningf("MID %d delivery state unreadable (%v); retrying every recipient", m.MID, err)
+	rec := d.recordOf(m.MID)
+	if !d.restore(m, rec) || !d.flush(m, rec) {
+		d.hold(m.MID)
+		return
 	}
-	// done records recipients the moment a peer accepted them, before QUIT,
-	// so that a crash right after cannot make the next start send them again.
-	// When that completes the message, removing it from the queue is the
-	// record (one group-committed unlink instead of a state file).
-	removed := false
-	done := func(rids []int) {
-		for _, rid := range rids {
-			st.Done[rid] = true
-		}
-		if len(st.Done) == len(m.Envelope.To) {
-			if err := d.opts.Spool.Remove(m.MID); err == nil {
-				removed = true
-				return
-			}
-		}
-		if err := saveState(d.statePath(m.MID), st); err != nil {
-			d.opts.Log.Warningf("MID %d cannot save delivery state: %v", m.MID, err)
-		}
+	if rec.complete(m) {
+		d.finish(m, rec)
+		return
 	}
-	byDomain := map[string][]int{}
-	for rid, rcpt := range m.Envelope.To {
-		if st.Done[rid] {
-			continue
-		}
-		byDomain[domainOf(rcpt)] = append(byDomain[domainOf(rcpt)], rid)
-	}
-	domains := make([]string, 0, len(byDomain))
-	for dom := range byDomain {
-		domains = append(domains, dom)
-	}
-	sort.Strings(domains)
-	var deferred, waited []int
-	var lastErr string
-	for _, dom := range domains {
-		results := d.deliverDomain(ctx, s, m, dom, byDomain[dom], done)
-		var failed []int
-		for rid, r := range results {
-			switch r.outcome {
-			case delivered:
-			case bounced:
-				d.bounce(ctx, s, m, rid, r.status, r.text)
-				failed = append(failed, rid)
-			case waiting:
-				waited = append(waited, rid)
-			default:
-				deferred = append(deferred, rid)
-				lastErr = r.text
-			}
-		}
-		if len(failed) > 0 {
-			done(failed)
-		}
-	}
+	o := d.deliverPending(ctx, s, m, rec)
 	age := d.opts.Now().Sub(m.Envelope.Received)
 	expired := age > time.Duration(s.Config.Delivery.MaxQueueLifetime)
-	if len(waited) > 0 && len(deferred) == 0 && !expired {
+	if expired && len(o.deferred)+len(o.waited) > 0 {
+		for _, rid := range append(o.deferred, o.waited...) {
+			d.opts.Log.Infof("Bounced: MID %d to RID %d - 5.4.7 - delivery time expired after %s (last error: %s)", m.MID, rid, age.Round(time.Minute), o.lastErr)
+			o.failed = append(o.failed, failure{rid: rid, status: "5.4.7", text: "delivery time expired: " + o.lastErr})
+		}
+		o.deferred, o.waited = nil, nil
+	}
+	if len(o.failed) > 0 {
+		slices.SortFunc(o.failed, func(a, b failure) int { return a.rid - b.rid })
+		// The bounce is queued before its recipients are recorded done: a
+		// failure in between sends it twice rather than never.
+		if d.bounce(ctx, s, m, o.failed) {
+			d.markDone(m, rec, failedRIDs(o.failed))
+		} else {
+			o.deferred = append(o.deferred, failedRIDs(o.failed)...)
+			o.lastErr = "its bounce could not be queued"
+		}
+	}
+	if rec.unsaved {
+		d.hold(m.MID) // the Warning was logged by flush
+		return
+	}
+	if len(o.waited) > 0 && len(o.deferred) == 0 {
 		d.mu.Lock()
 		if _, still := d.waitKey[m.MID]; still {
 			d.due[m.MID] = d.opts.Now().Add(waitRetry) // unless room comes free first (wakeLocked)
@@ -369,40 +355,109 @@ func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
 		return
 	}
 	d.unwait(m.MID)
-	if len(waited) > 0 {
-		deferred = append(deferred, waited...)
-		if lastErr == "" {
-			lastErr = "waiting for a connection: the concurrency limit is reached"
+	if len(o.waited) > 0 {
+		o.deferred = append(o.deferred, o.waited...)
+		if o.lastErr == "" {
+			o.lastErr = "waiting for a connection: the concurrency limit is reached"
 		}
 	}
-	if len(deferred) > 0 {
-		if expired {
-			for _, rid := range deferred {
-				d.opts.Log.Infof("Bounced: MID %d to RID %d - 5.4.7 - delivery time expired after %s (last error: %s)", m.MID, rid, age.Round(time.Minute), lastErr)
-				d.bounce(ctx, s, m, rid, "5.4.7", "delivery time expired: "+lastErr)
-				st.Done[rid] = true
+	if !rec.complete(m) && len(o.deferred) == 0 { // cannot happen: every pending recipient has an outcome
+		o.deferred, o.lastErr = rec.pending(m), "no outcome"
+	}
+	if len(o.deferred) > 0 {
+		slices.Sort(o.deferred)
+		d.mu.Lock()
+		d.attempts[m.MID]++
+		wait := backoff(s.Config.Delivery, d.attempts[m.MID])
+		d.due[m.MID] = d.opts.Now().Add(wait)
+		d.mu.Unlock()
+		d.opts.Log.Infof("Delayed: MID %d to RID %v - %s - next attempt in %s", m.MID, o.deferred, o.lastErr, wait)
+		return
+	}
+	d.finish(m, rec)
+}
+
+// outcomes sorts the pending recipients of one attempt.
+type outcomes struct {
+	failed           []failure // permanently: to bounce
+	deferred, waited []int
+	lastErr          string // the reason of the last deferral
+}
+
+// deliverPending tries the pending recipients of m, domain by domain, and
+// logs a Bounced: line for each that failed permanently. A recipient or
+// sender that cannot be put on the wire fails without a connection. Once
+// the state cannot be written (rec.unsaved), no further transaction starts.
+func (d *Deliverer) deliverPending(ctx context.Context, s *Settings, m queue.Message, rec *record) outcomes {
+	var o outcomes
+	todo := rec.pending(m)
+	if from := m.Envelope.From; from != "" {
+		if err := address.Valid(from); err != nil {
+			text := fmt.Sprintf("bad sender mailbox address syntax: <%s>: %v", printable(from), err)
+			for _, rid := range todo {
+				o.fail(d, m, rid, rcptResult{outcome: bounced, status: "5.1.7", text: text})
 			}
-			deferred = nil
-		} else {
-			d.mu.Lock()
-			d.attempts[m.MID]++
-			wait := backoff(s.Config.Delivery, d.attempts[m.MID])
-			d.due[m.MID] = d.opts.Now().Add(wait)
-			d.mu.Unlock()
-			d.opts.Log.Infof("Delayed: MID %d to RID %v - %s - next attempt in %s", m.MID, deferred, lastErr, wait)
-			return
+			return o
 		}
 	}
-	if !removed {
-		if err := d.opts.Spool.Remove(m.MID); err != nil {
-			d.opts.Log.Warningf("MID %d delivered but cannot be removed from the queue: %v", m.MID, err)
-			return
+	byDomain := map[string][]int{}
+	for _, rid := range todo {
+		rcpt := m.Envelope.To[rid]
+		if err := address.Valid(rcpt); err != nil {
+			o.fail(d, m, rid, rcptResult{outcome: bounced, status: "5.1.3",
+				text: fmt.Sprintf("bad destination mailbox address syntax: <%s>: %v", printable(rcpt), err)})
+			continue
 		}
+		dom := address.DomainOf(rcpt)
+		byDomain[dom] = append(byDomain[dom], rid)
+	}
+	j := &job{m: m, rec: rec}
+	for _, dom := range slices.Sorted(maps.Keys(byDomain)) {
+		if rec.unsaved {
+			break // held: what is left waits until the state is written
+		}
+		rids := byDomain[dom]
+		results := d.deliverDomain(ctx, s, j, dom, rids)
+		for _, rid := range rids {
+			r, ok := results[rid]
+			if !ok {
+				r = rcptResult{outcome: pending, text: "no outcome"}
+			}
+			switch r.outcome {
+			case delivered:
+			case bounced:
+				o.fail(d, m, rid, r)
+			case waiting:
+				o.waited = append(o.waited, rid)
+			default:
+				o.deferred = append(o.deferred, rid)
+				o.lastErr = r.text
+			}
+		}
+	}
+	return o
+}
+
+// fail logs a recipient's permanent failure and keeps it for the bounce.
+func (o *outcomes) fail(d *Deliverer, m queue.Message, rid int, r rcptResult) {
+	if r.dcid != 0 {
+		d.opts.Log.Infof("Bounced: DCID %d MID %d to RID %d - %s - %s", r.dcid, m.MID, rid, r.status, r.text)
+	} else {
+		d.opts.Log.Infof("Bounced: MID %d to RID %d - %s - %s", m.MID, rid, r.status, r.text)
+	}
+	o.failed = append(o.failed, failure{rid: rid, status: r.status, text: r.text})
+}
+
+// finish takes a message whose recipients are all done out of the queue
+// and forgets it; if the queue file cannot be removed, it is held.
+func (d *Deliverer) finish(m queue.Message, rec *record) {
+	if !d.remove(m, rec) {
+		d.hold(m.MID)
+		return
 	}
 	removeState(d.statePath(m.MID))
 	d.mu.Lock()
-	delete(d.due, m.MID)
-	delete(d.attempts, m.MID)
+	d.forgetLocked(m.MID)
 	d.mu.Unlock()
 	d.opts.Log.Infof("Message finished MID %d done", m.MID)
 }
@@ -419,18 +474,22 @@ func (d *Deliverer) statePath(mid queue.MID) string {
 	return filepath.Join(d.opts.StateDir, fmt.Sprintf("%020d.json", uint64(mid)))
 }
 
-func domainOf(addr string) string {
-	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
-		return strings.ToLower(strings.TrimSuffix(addr[i+1:], "."))
-	}
-	return ""
-}
-
 // rcptResult is what happened to one recipient in an attempt.
 type rcptResult struct {
 	outcome outcome
 	status  string // enhanced status code
 	text    string
+	dcid    uint64 // the connection it happened on (0: none)
+}
+
+// printable replaces the control characters of s, for logs and bounces.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // target is one address to try: addr is "ip:port", name the host name it

@@ -47,6 +47,12 @@ type peer struct {
 	// after STARTTLS), and every client address seen (one per connection)
 	active, maxActive int
 	remotes           map[string]bool
+	// mails has the options of every MAIL FROM (SIZE=, SMTPUTF8)
+	mails []smtp.MailOptions
+	// stallRcpt, when set, receives a value at the first RCPT, which is
+	// answered only once unstall is closed
+	stallRcpt chan struct{}
+	unstall   chan struct{}
 }
 
 type peerSession struct {
@@ -56,7 +62,12 @@ type peerSession struct {
 	mails int
 }
 
-func (s *peerSession) Mail(string, *smtp.MailOptions) error {
+func (s *peerSession) Mail(_ string, o *smtp.MailOptions) error {
+	s.p.mu.Lock()
+	if o != nil {
+		s.p.mails = append(s.p.mails, *o)
+	}
+	s.p.mu.Unlock()
 	s.mails++
 	if s.p.mailErr != nil && s.mails > s.p.mailErrAfter {
 		return s.p.mailErr
@@ -64,6 +75,14 @@ func (s *peerSession) Mail(string, *smtp.MailOptions) error {
 	return nil
 }
 func (s *peerSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.p.mu.Lock()
+	stall, unstall := s.p.stallRcpt, s.p.unstall
+	s.p.stallRcpt = nil // the first RCPT only
+	s.p.mu.Unlock()
+	if stall != nil {
+		stall <- struct{}{}
+		<-unstall
+	}
 	if e := s.p.reject[to]; e != nil {
 		return e
 	}

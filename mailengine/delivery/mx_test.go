@@ -96,7 +96,7 @@ func TestUnknownDomainBounces(t *testing.T) {
 	// The bounce goes to sender.test, which does not exist either: it
 	// fails the same way and, from the null sender, gets no bounce itself.
 	h.logContains(t, "Bounced: MID 1 to RID 0 - 5.4.4 - Host or domain name not found", "MID 1 bounce MID 2 queued to <alice@sender.test>",
-		"Bounced: MID 2 to RID 0 - 5.4.4", "MID 2 RID 0 failed (5.4.4); no bounce for a message from the null sender")
+		"Bounced: MID 2 to RID 0 - 5.4.4", "MID 2 RID [0] failed; no bounce for a message from the null sender")
 	require.Eventually(t, func() bool { return h.spool.Count() == 0 }, 5*time.Second, 10*time.Millisecond, "nothing stays queued")
 }
 

@@ -10,9 +10,13 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"relaybox/mailengine/address"
 )
 
 // Level is an outbound TLS level of destconfig.
@@ -60,14 +64,19 @@ type Timeouts struct {
 	Greeting time.Duration // the 220 greeting (5m)
 	Command  time.Duration // each command's reply, and the TLS handshake (5m)
 	Data     time.Duration // each write of the body, and the reply to the final dot (10m)
+	// Stop bounds the wait for the reply to a final dot already sent when
+	// the context ends, and the QUIT after it (30s); see Conn.Send.
+	Stop time.Duration
 }
 
-// Default timeouts (RFC 5321 §4.5.3.2 suggests at least these).
+// Default timeouts (RFC 5321 §4.5.3.2 suggests at least the first four).
+// DefaultStop is the appliance's shutdown grace for inbound sessions too.
 const (
 	DefaultConnect  = 30 * time.Second
 	DefaultGreeting = 5 * time.Minute
 	DefaultCommand  = 5 * time.Minute
 	DefaultData     = 10 * time.Minute
+	DefaultStop     = 30 * time.Second
 )
 
 func (t Timeouts) withDefaults() Timeouts {
@@ -80,15 +89,32 @@ func (t Timeouts) withDefaults() Timeouts {
 	def(&t.Greeting, DefaultGreeting)
 	def(&t.Command, DefaultCommand)
 	def(&t.Data, DefaultData)
+	def(&t.Stop, DefaultStop)
 	return t
 }
 
 // Message is one message for one or more recipients at this server.
 type Message struct {
-	From string    // reverse path without brackets ("" = null sender)
-	To   []string  // forward paths without brackets
-	Body io.Reader // the message, headers included; LF or CRLF line ends
-	Size int64     // size in bytes for SIZE= (0 = unknown, not sent)
+	// From is the reverse path without brackets ("" = null sender), and To
+	// the forward paths, each exactly as it goes on the wire (a quoted
+	// local part in its quotes: "john doe"@example.com). A sender
+	// address.Valid refuses fails the message (5.1.7); such a recipient is
+	// refused alone (553 5.1.3, in Result.Rejected) and never sent.
+	From string
+	To   []string
+	Body io.Reader // the message, headers included; CRLF, LF or CR line ends (DotWriter)
+	// Size is SIZE= (RFC 1870): what DotWriter.Size gives for Body (0 =
+	// unknown, not sent). A message over the server's SIZE fails (5.3.4).
+	Size int64
+	// UTF8 says the message asked for SMTPUTF8 (RFC 6531) when it was
+	// received. MAIL carries SMTPUTF8 when the server offers it and UTF8 is
+	// set or an address is not ASCII. A server that does not offer it gets
+	// no non-ASCII address: a non-ASCII recipient is refused alone (553
+	// 5.6.7), a non-ASCII sender fails the message (5.6.7), and so does a
+	// UTF8 message unless HeaderASCII says its header is ASCII (a message
+	// that needs nothing of SMTPUTF8 goes as it is, as Postfix does).
+	UTF8        bool
+	HeaderASCII bool
 	// Delivered, when set, is called with the recipients the peer accepted,
 	// right after its 250 to the final dot and before anything else is
 	// sent, so the caller can record them before anything else can fail.
@@ -124,8 +150,11 @@ type Result struct {
 // Deliver connects to o.Addr and delivers m with the TLS level o.Level. See
 // the package documentation for the levels and Result for the outcome.
 func Deliver(ctx context.Context, o Options, m Message) (Result, error) {
-	if err := validateMessage(&m); err != nil {
-		return Result{}, &Error{Phase: "config", Addr: o.Addr, Text: err.Error(), Err: err}
+	if err := checkMessage(&m, o.Addr); err != nil {
+		return Result{}, err
+	}
+	if ok, refused := sendable(m.To); len(ok) == 0 {
+		return Result{Rejected: refused}, nil // nothing to connect for
 	}
 	c, res, err := Dial(ctx, o)
 	if err != nil {
@@ -189,38 +218,108 @@ func Dial(ctx context.Context, o Options) (*Conn, Result, error) {
 	return c, s.connResult(), nil
 }
 
-// guard runs op with ctx as the session's context: cancelling ctx closes
-// the connection, which makes op fail (and the session broken).
+// guard runs op with ctx as the session's context. When ctx ends, the
+// connection is closed (op fails, the session is broken), unless the final
+// dot is on its way: then the reply is still read, until Timeouts.Stop
+// from now at the latest (interrupt). Either way the session takes no
+// further transaction.
 func (s *session) guard(ctx context.Context, op func() error) error {
 	s.ctx = ctx
-	stop := context.AfterFunc(ctx, func() { s.raw.Close() })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { s.interrupt(); close(fired) })
 	err := op()
 	if !stop() {
-		// Closed under op's feet, or right after it got through (then its
-		// outcome stands: a message the server accepted is delivered).
-		s.broken = true
+		<-fired
+		if s.cut {
+			s.broken = true
+		}
 	}
 	return err
+}
+
+// interrupt is what the end of the context does to the operation running.
+// Before the final dot, nothing of the message can have been accepted, so
+// the connection is cut. After it, the server may have the message and
+// its reply says so: it is awaited, bounded by Timeouts.Stop.
+func (s *session) interrupt() {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	s.stopping = true
+	s.stopAt = time.Now().Add(s.o.Timeouts.Stop)
+	if s.afterDot {
+		_ = s.raw.SetDeadline(s.stopAt)
+		return
+	}
+	s.cut = true
+	_ = s.raw.Close()
+}
+
+// setDeadline sets the read and/or write deadline timeout from now, or at
+// the stop's bound when that comes first. Under stopMu, so that a stop
+// cannot be overridden by a later, longer deadline.
+func (s *session) setDeadline(read, write bool, timeout time.Duration) {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	t := time.Now().Add(timeout)
+	if s.stopping && s.stopAt.Before(t) {
+		t = s.stopAt
+	}
+	if read {
+		_ = s.conn.SetReadDeadline(t)
+	}
+	if write {
+		_ = s.conn.SetWriteDeadline(t)
+	}
+}
+
+// setAfterDot marks whether the final dot is on its way and its reply not read yet.
+func (s *session) setAfterDot(v bool) {
+	s.stopMu.Lock()
+	s.afterDot = v
+	s.stopMu.Unlock()
+}
+
+// stopState reports whether the context of the operation ended, and
+// whether the final dot is on its way.
+func (s *session) stopState() (stopping, afterDot bool) {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	return s.stopping, s.afterDot
 }
 
 // Send delivers m over the connection: MAIL, RCPT and DATA (after an RSET
 // when the previous transaction did not end with the final dot). See Result
 // for the outcome. A temporary *Error in phase "rset" or "mail" means
 // nothing of m was accepted (on a connection that already carried a
-// message: typically the server closed it meanwhile). Cancelling ctx
-// closes the connection and ends the transaction.
+// message: typically the server closed it meanwhile).
+//
+// When ctx ends before the final dot is sent, the connection is closed at
+// once: the server cannot have accepted anything, and the error is
+// temporary. When it ends after, the server's reply is still awaited, for
+// Timeouts.Stop at most, and counts as usual (a 250 is a delivery); without
+// a reply in time the *Error has AfterDot set. Either way the Conn is no
+// longer Usable; Close then says QUIT within the same bound.
 func (c *Conn) Send(ctx context.Context, m Message) (Result, error) {
 	s := c.s
 	if c.closed || s.broken {
 		return s.connResult(), &Error{Phase: "mail", Addr: s.o.Addr, Temporary: true, Err: errors.New("the connection is closed")}
 	}
-	if err := validateMessage(&m); err != nil {
-		return s.connResult(), &Error{Phase: "config", Addr: s.o.Addr, Text: err.Error(), Err: err}
+	if stopping, _ := s.stopState(); stopping {
+		return s.connResult(), &Error{Phase: "mail", Addr: s.o.Addr, Temporary: true, Err: errors.New("the connection's context ended during its previous message")}
+	}
+	if err := checkMessage(&m, s.o.Addr); err != nil {
+		return s.connResult(), err
 	}
 	if err := ctx.Err(); err != nil {
 		return s.connResult(), &Error{Phase: "mail", Addr: s.o.Addr, Temporary: true, Err: err}
 	}
 	s.res = s.connResult()
+	ok, refused := sendable(m.To)
+	s.res.Rejected = refused
+	if len(ok) == 0 {
+		return s.res, nil // no MAIL: the session stays as it was
+	}
+	m.To = ok
 	c.sent++
 	err := s.guard(ctx, func() error {
 		if err := s.reset(); err != nil {
@@ -231,9 +330,12 @@ func (c *Conn) Send(ctx context.Context, m Message) (Result, error) {
 	return s.res, withText(err)
 }
 
-// Usable reports whether another Send may follow: the session is open and
-// in a known state.
-func (c *Conn) Usable() bool { return !c.closed && !c.s.broken }
+// Usable reports whether another Send may follow: the session is open, in
+// a known state, and no Send's context ended during it.
+func (c *Conn) Usable() bool {
+	stopping, _ := c.s.stopState()
+	return !c.closed && !c.s.broken && !stopping
+}
 
 // Sent is the number of Send calls made on the connection.
 func (c *Conn) Sent() int { return c.sent }
@@ -273,22 +375,51 @@ func validateOptions(o *Options) error {
 	return nil
 }
 
-func validateMessage(m *Message) error {
+// checkMessage returns why m cannot be sent at all, as a permanent *Error:
+// no recipients or no body (phase "config"), or a sender that cannot go on
+// the wire as it is (phase "mail", 5.1.7; RFC 3463 "bad sender's mailbox
+// address syntax").
+func checkMessage(m *Message, addr string) *Error {
 	if len(m.To) == 0 {
-		return errors.New("no recipients")
+		return &Error{Phase: "config", Addr: addr, Text: "no recipients", Err: errors.New("no recipients")}
 	}
 	if m.Body == nil {
-		return errors.New("no message body")
+		return &Error{Phase: "config", Addr: addr, Text: "no message body", Err: errors.New("no message body")}
 	}
-	if bad(m.From) {
-		return fmt.Errorf("sender %q contains a space, a control character or angle brackets", m.From)
+	if m.From == "" {
+		return nil
 	}
-	for _, r := range m.To {
-		if bad(r) || r == "" {
-			return fmt.Errorf("recipient %q is empty or contains a space, a control character or angle brackets", r)
-		}
+	if err := address.Valid(m.From); err != nil {
+		text := fmt.Sprintf("bad sender mailbox address syntax: <%s>: %v", printable(m.From), err)
+		return &Error{Phase: "mail", Addr: addr, Enhanced: "5.1.7", Text: text, Err: errors.New(text)}
 	}
 	return nil
+}
+
+// sendable splits recipients into those that can go on the wire exactly as
+// they are and the results of those that cannot: 553 5.1.3 (RFC 3463 "bad
+// destination mailbox address syntax"), made here, not by the server.
+func sendable(to []string) (ok []string, refused []RcptResult) {
+	ok = make([]string, 0, len(to))
+	for _, r := range to {
+		if err := address.Valid(r); err != nil {
+			refused = append(refused, RcptResult{Rcpt: r, Code: 553, Enhanced: "5.1.3",
+				Text: fmt.Sprintf("bad destination mailbox address syntax: <%s>: %v (not sent)", printable(r), err)})
+			continue
+		}
+		ok = append(ok, r)
+	}
+	return ok, refused
+}
+
+// printable replaces the control characters of s, for logs and error texts.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // bad reports whether s cannot be put on a command line as it is.
@@ -316,6 +447,13 @@ type session struct {
 
 	esmtp bool
 	ext   map[string]string // EHLO keywords (upper case) → parameters
+
+	// The end of an operation's context (guard, interrupt), under stopMu.
+	stopMu   sync.Mutex
+	afterDot bool      // the final dot is on its way; its reply is not read yet
+	stopping bool      // the context ended: no further transaction
+	stopAt   time.Time // then: the latest time to wait for the reply and the QUIT
+	cut      bool      // the context's end closed the connection
 }
 
 func (s *session) emit(k EventKind, detail string, st *tls.ConnectionState) {
@@ -400,15 +538,18 @@ func (s *session) dial() error {
 func (s *session) ioErr(err error, timeout time.Duration, what string) *Error {
 	s.broken = true
 	var ne net.Error
+	stopping, afterDot := s.stopState()
 	switch {
-	case s.ctx.Err() != nil:
+	case stopping && afterDot && errors.As(err, &ne) && ne.Timeout():
+		err = fmt.Errorf("stopping: no %s within %v of the stop: %w", what, s.o.Timeouts.Stop, err)
+	case s.ctx.Err() != nil && !afterDot:
 		err = s.ctx.Err()
 	case errors.As(err, &ne) && ne.Timeout():
 		err = fmt.Errorf("no %s within %v: %w", what, timeout, err)
 	default:
 		err = fmt.Errorf("%s: %w", what, err)
 	}
-	return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: err}
+	return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, AfterDot: afterDot, Err: err}
 }
 
 // replyErr turns an unwanted reply into an *Error of the current phase:
@@ -421,12 +562,13 @@ func (s *session) replyErr(r reply, cause error, temporary bool) *Error {
 // read reads one reply within timeout. A 421 ends the attempt: it is
 // returned as a temporary *Error.
 func (s *session) read(timeout time.Duration) (reply, error) {
-	_ = s.conn.SetReadDeadline(time.Now().Add(timeout))
+	s.setDeadline(true, false, timeout)
 	r, err := readReply(s.br)
 	if err != nil {
 		if errors.Is(err, errMalformed) {
 			s.broken = true
-			return reply{}, &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, Err: err}
+			_, afterDot := s.stopState()
+			return reply{}, &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, AfterDot: afterDot, Err: err}
 		}
 		return reply{}, s.ioErr(err, timeout, s.phase+" reply")
 	}
@@ -559,6 +701,10 @@ func (s *session) startTLS() error {
 // transaction sends MAIL, RCPT and DATA and sorts the recipients.
 func (s *session) transaction(m Message) error {
 	s.phase = "mail"
+	utf8Param, err := s.applyUTF8(&m)
+	if err != nil || len(m.To) == 0 {
+		return err // nothing sent: the session stays clean
+	}
 	mail := "MAIL FROM:<" + m.From + ">"
 	if v, ok := s.ext["SIZE"]; ok {
 		if limit, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && limit > 0 && m.Size > limit {
@@ -568,6 +714,9 @@ func (s *session) transaction(m Message) error {
 		if m.Size > 0 {
 			mail += " SIZE=" + strconv.FormatInt(m.Size, 10)
 		}
+	}
+	if utf8Param {
+		mail += " SMTPUTF8"
 	}
 	to := s.o.Timeouts.Command
 	pipelining := s.has("PIPELINING")
@@ -579,7 +728,7 @@ func (s *session) transaction(m Message) error {
 		for _, rcpt := range m.To {
 			buf.WriteString("RCPT TO:<" + rcpt + ">\r\n")
 		}
-		_ = s.conn.SetWriteDeadline(time.Now().Add(to))
+		s.setDeadline(false, true, to)
 		if _, err := s.conn.Write(buf.Bytes()); err != nil { // one write: the whole group
 			return s.ioErr(err, to, "sending MAIL and RCPT")
 		}
@@ -641,8 +790,8 @@ func (s *session) transaction(m Message) error {
 		return nil
 	}
 	dt := s.o.Timeouts.Data
-	w := s.tw.DotWriter()
-	if _, err := io.Copy(w, &deadlineReader{r: m.Body, conn: s.conn, d: dt}); err != nil {
+	w := NewDotWriter(s.tw.W)
+	if _, err := io.Copy(w, &deadlineReader{r: m.Body, s: s, d: dt}); err != nil {
 		var rerr *bodyReadError
 		if errors.As(err, &rerr) {
 			// Our side failed: the server must not get a partial message,
@@ -652,8 +801,16 @@ func (s *session) transaction(m Message) error {
 		}
 		return s.ioErr(err, dt, "sending the message")
 	}
-	_ = s.conn.SetWriteDeadline(time.Now().Add(dt))
+	// From here on the server may take the message: the end of the context
+	// no longer cuts the connection, it bounds the wait for the reply (and
+	// for the QUIT after it).
+	s.setAfterDot(true)
+	defer s.setAfterDot(false)
+	s.setDeadline(false, true, dt)
 	if err := w.Close(); err != nil {
+		return s.ioErr(err, dt, "sending the message")
+	}
+	if err := s.tw.W.Flush(); err != nil {
 		return s.ioErr(err, dt, "sending the message")
 	}
 	r, err = s.read(dt)
@@ -666,6 +823,54 @@ func (s *session) transaction(m Message) error {
 		m.Delivered(accepted)
 	}
 	return nil
+}
+
+// applyUTF8 decides SMTPUTF8 for m on this session (RFC 6531 §3.4) and
+// reports whether MAIL carries the parameter. When the server does not
+// offer it, a non-ASCII recipient is refused alone (553 5.6.7, into
+// s.res.Rejected, and taken out of m.To), and a non-ASCII sender or a
+// UTF8 message whose header is not ASCII fails the message (5.6.7).
+func (s *session) applyUTF8(m *Message) (bool, error) {
+	nonASCII := func(a string) bool { return !isASCII(a) }
+	if !m.UTF8 && isASCII(m.From) && !slices.ContainsFunc(m.To, nonASCII) {
+		return false, nil
+	}
+	if s.has("SMTPUTF8") {
+		return true, nil
+	}
+	why := s.o.Addr + " does not offer SMTPUTF8 (RFC 6531)"
+	switch {
+	case nonASCII(m.From):
+		return false, s.utf8Err("non-ASCII sender address not permitted: " + why)
+	case m.UTF8 && !m.HeaderASCII:
+		return false, s.utf8Err("the message header is UTF-8 (RFC 6532) but " + why)
+	}
+	kept := make([]string, 0, len(m.To))
+	for _, r := range m.To {
+		if nonASCII(r) {
+			s.res.Rejected = append(s.res.Rejected, RcptResult{Rcpt: r, Code: 553, Enhanced: "5.6.7",
+				Text: "non-ASCII addresses not permitted: " + why + " (not sent)"})
+			continue
+		}
+		kept = append(kept, r)
+	}
+	m.To = kept
+	return false, nil
+}
+
+// utf8Err is the permanent failure of a message that needs SMTPUTF8 from a
+// server without it; nothing was sent.
+func (s *session) utf8Err(text string) *Error {
+	return &Error{Phase: s.phase, Addr: s.o.Addr, Enhanced: "5.6.7", Text: text, Err: errors.New(text)}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // sortAccepted files the recipients RCPT accepted by the DATA outcome r.
@@ -689,7 +894,7 @@ func rcptResult(rcpt string, r reply) RcptResult {
 
 // send writes one command line.
 func (s *session) send(timeout time.Duration, line string) error {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(timeout))
+	s.setDeadline(false, true, timeout)
 	if err := s.tw.PrintfLine("%s", line); err != nil {
 		return s.ioErr(err, timeout, "sending "+strings.ToUpper(s.phase))
 	}
@@ -701,8 +906,7 @@ func (s *session) quit() {
 	if s.broken {
 		return
 	}
-	d := min(s.o.Timeouts.Command, 10*time.Second)
-	_ = s.conn.SetDeadline(time.Now().Add(d))
+	s.setDeadline(true, true, min(s.o.Timeouts.Command, 10*time.Second))
 	if s.tw.PrintfLine("QUIT") == nil {
 		_, _ = readReply(s.br)
 	}
@@ -712,9 +916,9 @@ func (s *session) quit() {
 // so Timeouts.Data bounds every block rather than the whole transfer, and
 // marks errors of the body itself.
 type deadlineReader struct {
-	r    io.Reader
-	conn net.Conn
-	d    time.Duration
+	r io.Reader
+	s *session
+	d time.Duration
 }
 
 type bodyReadError struct{ err error }
@@ -726,6 +930,6 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		err = &bodyReadError{err}
 	}
-	_ = d.conn.SetWriteDeadline(time.Now().Add(d.d))
+	d.s.setDeadline(false, true, d.d)
 	return n, err
 }

@@ -154,7 +154,7 @@ func TestCancelRightAfterTheFinalDotKeepsTheOutcome(t *testing.T) {
 		Delivered: func([]string) { cancel(); time.Sleep(20 * time.Millisecond) }}) // the context's close runs now
 	require.NoError(t, err, "the server said 250: delivered, whatever the context did afterwards")
 	assert.Equal(t, one, rcpts(res.Delivered))
-	assert.False(t, c.Usable(), "but the connection was closed under it")
+	assert.False(t, c.Usable(), "but the connection takes no further message")
 }
 
 func TestCloseSaysQUITAfterTheDialContextEnded(t *testing.T) {

@@ -38,15 +38,37 @@
 //
 // # Protocol
 //
-// EHLO, or HELO when EHLO gets a 5xx reply (then no STARTTLS, PIPELINING or
-// SIZE); EHLO again after STARTTLS; SIZE=n on MAIL when SIZE is advertised,
-// and a permanent failure without sending MAIL when the message is larger
-// than the server's limit; MAIL and all RCPTs in one write when PIPELINING is
-// advertised; DATA with dot-stuffing and bare LF turned into CRLF; QUIT at
-// the end, its errors ignored. On a Conn, the next transaction follows the
-// final dot's reply directly, and starts with RSET when the previous one
-// ended early (MAIL refused, every RCPT refused, DATA refused); after an I/O
-// error, a malformed reply or a 421 the Conn is no longer Usable. A 421
-// reply at any point is a temporary failure of the attempt. Every step has a deadline from Options.Timeouts,
-// and cancelling the context closes the connection.
+// EHLO, or HELO when EHLO gets a 5xx reply (then no STARTTLS, PIPELINING,
+// SIZE or SMTPUTF8); EHLO again after STARTTLS; SIZE=n on MAIL when SIZE is
+// advertised, and a permanent failure without sending MAIL when the message
+// is larger than the server's limit; SMTPUTF8 on MAIL when the message needs
+// it and the server offers it (see Message.UTF8 for a server that does
+// not); MAIL and all RCPTs in one write when PIPELINING is advertised; QUIT
+// at the end, its errors ignored.
+//
+// Addresses go on the wire exactly as given (a quoted local part in its
+// quotes). Each is checked with address.Valid first: a recipient that fails
+// is refused alone (553 5.1.3 in Result.Rejected, never sent), a sender
+// that fails fails the message (5.1.7).
+//
+// The message goes through a DotWriter: bare CR and bare LF become CRLF,
+// lines starting with "." are dot-stuffed, lines over MaxLineLength octets
+// are broken with CRLF SPACE, and the data ends with CRLF "." CRLF.
+//
+// On a Conn, the next transaction follows the final dot's reply directly,
+// and starts with RSET when the previous one ended early (MAIL refused,
+// every RCPT refused, DATA refused); after an I/O error, a malformed reply
+// or a 421 the Conn is no longer Usable. A 421 reply at any point is a
+// temporary failure of the attempt. Every step has a deadline from
+// Options.Timeouts.
+//
+// # Contexts
+//
+// Cancelling the context of Dial or Send before the final dot closes the
+// connection: the server got no end of data, so nothing was accepted. After
+// the final dot, the reply is still awaited, for Timeouts.Stop at most
+// (DefaultStop, 30 s), because the server may have taken the message and
+// only its reply says so; an *Error with AfterDot set means it did not come.
+// A Conn whose Send context ended takes no further message; Close says QUIT
+// within the same bound.
 package smtpclient

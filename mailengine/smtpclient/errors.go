@@ -22,13 +22,17 @@ var (
 // entry in the Result that came with it have not been delivered; they are to
 // be deferred when Temporary is true and bounced otherwise.
 type Error struct {
-	Phase     string // what failed: "config", "connect", "greeting", "ehlo", "helo", "starttls", "tls", "verify", "mail", "rcpt", "data"
+	Phase     string // what failed: "config", "connect", "greeting", "ehlo", "helo", "starttls", "tls", "verify", "rset", "mail", "rcpt", "data"
 	Addr      string // the server (Options.Addr)
 	Code      int    // the server's reply code, 0 when there was no reply
 	Enhanced  string // the reply's enhanced status code (or ours, e.g. 5.3.4 for a message over the server's SIZE)
 	Text      string // the reply's text; without a reply (Code 0), the text of Err
 	Temporary bool   // deferral (true) or permanent failure (false)
-	Err       error  // the cause, when it is not only the server's reply
+	// AfterDot: the final dot was sent (or was being sent) and no reply
+	// was read, so the server may have accepted the message: a retry can
+	// deliver it twice (RFC 1047).
+	AfterDot bool
+	Err      error // the cause, when it is not only the server's reply
 }
 
 func (e *Error) Error() string {

@@ -2,12 +2,14 @@ package smtpclient
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"net"
 	"net/textproto"
@@ -32,6 +34,10 @@ type peerOpts struct {
 	dataReply  string            // reply to the final dot; default "250 2.0.0 Ok: queued as 1234"
 	silent     bool              // never greet
 	closeAfter int               // close the connection after this many messages (0 = never)
+	smtputf8   bool              // advertise SMTPUTF8
+	dotDelay   time.Duration     // wait this long before answering the final dot
+	dotSilent  bool              // never answer the final dot (read until the client goes away)
+	dotArrived chan struct{}     // when set, receives a value as each final dot arrives
 }
 
 // peerSession records what one connection did.
@@ -42,6 +48,8 @@ type peerSession struct {
 	rawBody   []string // DATA lines as on the wire (dot-stuffed), final "." excluded
 	body      string   // the un-stuffed body, CRLF line ends (the last message's)
 	bodies    []string // every message's un-stuffed body, in order
+	raw       []byte   // the last message's octets as received after 354, final "." CRLF included
+	quit      bool     // the client said QUIT
 }
 
 type peer struct {
@@ -89,6 +97,7 @@ func (p *peer) sessions() []peerSession {
 		out[i] = *s
 		out[i].cmds = append([]string(nil), s.cmds...)
 		out[i].bodies = append([]string(nil), s.bodies...)
+		out[i].raw = append([]byte(nil), s.raw...)
 	}
 	return out
 }
@@ -143,6 +152,9 @@ func (p *peer) serve(c net.Conn) {
 			if p.o.size > 0 {
 				ext = append(ext, "SIZE "+itoa64(p.o.size))
 			}
+			if p.o.smtputf8 {
+				ext = append(ext, "SMTPUTF8")
+			}
 			ext = append(ext, "8BITMIME")
 			for i, e := range ext {
 				sep := "-"
@@ -190,20 +202,20 @@ func (p *peer) serve(c net.Conn) {
 			if w.PrintfLine("354 End data with <CR><LF>.<CR><LF>") != nil {
 				return
 			}
-			var raw []string
-			var body strings.Builder
-			for {
-				l, err := r.ReadLine()
-				if err != nil {
-					return
-				}
-				if l == "." {
-					break
-				}
-				raw = append(raw, l)
-				body.WriteString(strings.TrimPrefix(l, ".") + "\r\n")
+			data, err := readData(br)
+			if err != nil {
+				return
 			}
-			p.record(func() { s.rawBody, s.body, s.bodies = raw, body.String(), append(s.bodies, body.String()) })
+			lines, body := splitData(data)
+			p.record(func() { s.raw, s.rawBody, s.body, s.bodies = data, lines, body, append(s.bodies, body) })
+			if p.o.dotArrived != nil {
+				p.o.dotArrived <- struct{}{}
+			}
+			if p.o.dotSilent {
+				_, _ = io.Copy(io.Discard, br) // until the client goes away
+				return
+			}
+			time.Sleep(p.o.dotDelay)
 			reply = or(p.o.dataReply, "250 2.0.0 Ok: queued as 1234")
 			if p.o.closeAfter > 0 && len(s.bodies) >= p.o.closeAfter {
 				_ = w.PrintfLine("%s", reply)
@@ -212,6 +224,7 @@ func (p *peer) serve(c net.Conn) {
 		case "RSET", "NOOP":
 			reply = "250 2.0.0 Ok"
 		case "QUIT":
+			p.record(func() { s.quit = true })
 			_ = w.PrintfLine("221 2.0.0 Bye")
 			return
 		default:
@@ -221,6 +234,38 @@ func (p *peer) serve(c net.Conn) {
 			return
 		}
 	}
+}
+
+// readData reads DATA content as a strict server does: up to the first
+// CRLF "." CRLF (or "." CRLF at its very start), whatever bare CRs and LFs
+// come before; the octets are returned as received, terminator included.
+func readData(br *bufio.Reader) ([]byte, error) {
+	var data []byte
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		data = append(data, c)
+		if bytes.Equal(data, []byte(".\r\n")) || bytes.HasSuffix(data, []byte("\r\n.\r\n")) {
+			return data, nil
+		}
+	}
+}
+
+// splitData returns the CRLF-separated lines of DATA content (terminator
+// excluded) and the body un-stuffed, each line ended by CRLF.
+func splitData(data []byte) ([]string, string) {
+	content := strings.TrimSuffix(string(data[:len(data)-3]), "\r\n")
+	if len(data) == 3 {
+		return nil, ""
+	}
+	lines := strings.Split(content, "\r\n")
+	var body strings.Builder
+	for _, l := range lines {
+		body.WriteString(strings.TrimPrefix(l, ".") + "\r\n")
+	}
+	return lines, body.String()
 }
 
 func or(a, b string) string {
