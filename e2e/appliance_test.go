@@ -283,3 +283,15 @@ func setListenerPort(t *testing.T, c *config.Config, name string, port int) {
 	require.NotNilf(t, l, "no listener %s in the saved configuration", name)
 	l.Port = port
 }
+
+// term stops the daemon with SIGTERM and requires a clean exit (status 0).
+func (a *appliance) term(t *testing.T) {
+	t.Helper()
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-a.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("relaybox serve (pid %d) did not exit within 60 s of SIGTERM\nstderr:\n%s", a.cmd.Process.Pid, a.stderr)
+	}
+	require.Truef(t, a.cmd.ProcessState.Success(), "relaybox serve exited with %v after SIGTERM\nstderr:\n%s", a.cmd.ProcessState, a.stderr)
+}
