@@ -57,7 +57,7 @@ func TestListenerConfigNewPublicDialog(t *testing.T) {
 		"1",      // Demo certificate
 		"n",      // not really: asked again
 		"1", "y", // Demo after all
-		"y", // change the default host access policy
+		"y",                        // change the default host access policy
 		"20000000", "10", "4", "5", // size, connections in total and per address, recipients
 		"3", // Required
 		"",  // back to the main prompt
