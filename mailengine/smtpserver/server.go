@@ -105,7 +105,6 @@ type Server struct {
 	lns      map[net.Listener]struct{}
 	conns    map[*Conn]struct{}
 	closing  bool // no new connections
-	draining bool // idle sessions get 421
 	wg       sync.WaitGroup
 }
 
@@ -205,12 +204,7 @@ func shuttingDown(host string) *Reply {
 // sessions finish on the settings they started with. When ctx ends first,
 // or Shutdown or Close is called meanwhile, those take over.
 func (s *Server) Retire(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for ln := range s.lns {
-		_ = ln.Close()
-	}
-	s.mu.Unlock()
+	s.stop(nil)
 	return s.wait(ctx)
 }
 
@@ -218,16 +212,24 @@ func (s *Server) Retire(ctx context.Context) error {
 // waits for the sessions receiving a message to finish it. When ctx ends
 // first, the remaining connections are closed and ctx's error returned.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop((*Conn).drain)
+	return s.wait(ctx)
+}
+
+// stop closes the listeners (no new connections) and applies each, when
+// given, to every connection.
+func (s *Server) stop(each func(*Conn)) {
 	s.mu.Lock()
-	s.closing, s.draining = true, true
+	defer s.mu.Unlock()
+	s.closing = true
 	for ln := range s.lns {
 		_ = ln.Close()
 	}
-	for c := range s.conns {
-		c.drain()
+	if each != nil {
+		for c := range s.conns {
+			each(c)
+		}
 	}
-	s.mu.Unlock()
-	return s.wait(ctx)
 }
 
 func (s *Server) wait(ctx context.Context) error {
@@ -245,14 +247,6 @@ func (s *Server) wait(ctx context.Context) error {
 
 // Close closes the listeners and every connection at once.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closing, s.draining = true, true
-	for ln := range s.lns {
-		_ = ln.Close()
-	}
-	for c := range s.conns {
-		c.kill()
-	}
-	s.mu.Unlock()
+	s.stop((*Conn).kill)
 	return nil
 }
