@@ -101,11 +101,11 @@ type Server struct {
 	Backend  Backend
 	ErrorLog *log.Logger // nil: discarded
 
-	mu       sync.Mutex
-	lns      map[net.Listener]struct{}
-	conns    map[*Conn]struct{}
-	closing  bool // no new connections
-	wg       sync.WaitGroup
+	mu      sync.Mutex
+	lns     map[net.Listener]struct{}
+	conns   map[*Conn]struct{}
+	closing bool // no new connections
+	wg      sync.WaitGroup
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
