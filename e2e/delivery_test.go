@@ -90,7 +90,7 @@ func TestDeliveryIntoPostfixSmtpSink(t *testing.T) {
 	} {
 		assert.Contains(t, logs, want)
 	}
-	assert.Regexp(t, `Info: New SMTP DCID \d+ interface Auto address 127\.0\.0\.1 port \d+`, logs)
+	assert.Regexp(t, `Info: New SMTP DCID \d+ interface 127\.0\.0\.1 address 127\.0\.0\.1 port \d+`, logs)
 }
 
 // tls12Peer is a Go SMTP server that only speaks TLS 1.2 after STARTTLS.

@@ -30,7 +30,7 @@ func TestDeliveryByMXThroughTheConfiguredResolver(t *testing.T) {
 	assert.Positive(t, q["example.net. MX"], "the MX came from the configured resolver: %v", q)
 	assert.Positive(t, q["mx.example.net. A"], "and the MX host's address too: %v", q)
 	logs := a.cli(t, "tail mail_logs 50\n").stdout
-	assert.Contains(t, logs, "interface Auto address 127.0.0.1 port "+strconv.Itoa(sinkPort))
+	assert.Contains(t, logs, "interface 127.0.0.1 address 127.0.0.1 port "+strconv.Itoa(sinkPort))
 	assert.Contains(t, logs, "Message done DCID")
 
 	// A domain that does not exist (NXDOMAIN from the same server) bounces

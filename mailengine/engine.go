@@ -16,7 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"relaybox/cipherstring"
+	"reflect"
 	"sort"
 	"strconv"
 	"sync"
@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"relaybox/auth"
+	"relaybox/cipherstring"
 	"relaybox/config"
 	"relaybox/mailengine/delivery"
 )
@@ -107,9 +108,9 @@ func (h httpServer) Shutdown(ctx context.Context) error {
 // endpoint is a socket plus the server currently answering on it.
 type endpoint struct {
 	sock     *socket
-	kind     string // "smtp" or "https"
-	name     string // listener or interface name
-	settings string // what forces a new server when it changes
+	kind     string    // "smtp" or "https"
+	name     string    // listener or interface name
+	settings serverKey // what the current server was built from
 	tls      atomic.Pointer[tls.Config]
 	meta     atomic.Pointer[plan] // the settings now in force, for logging
 	srv      server
@@ -153,12 +154,23 @@ func (e *Engine) now() time.Time {
 	return time.Now()
 }
 
+// serverKey is everything a server on an endpoint is built from: the whole
+// listener or interface, so that no field can be forgotten here (a rename,
+// a new limit). A commit that changes any of it starts a new server and
+// retires the old one, whose sessions finish on their settings; TLS
+// settings change without that, at the next handshake.
+type serverKey struct {
+	Listener  config.Listener
+	Interface config.Interface
+	Hostname  string
+}
+
 // plan is one desired endpoint.
 type plan struct {
 	addr     string
 	kind     string
 	name     string
-	settings string
+	settings serverKey
 	tls      *tls.Config // nil: no TLS offered
 	listener config.Listener
 	iface    config.Interface
@@ -207,9 +219,10 @@ func (e *Engine) Apply(ctx context.Context, c *config.Config) error {
 		}
 		pc := p
 		ep.meta.Store(&pc)
+		ep.name = p.name // a rename shows in status at once
 		ep.tls.Store(p.tls)
 		e.configureSocket(ep, p)
-		if !ok || ep.kind != p.kind || ep.settings != p.settings {
+		if !ok || ep.kind != p.kind || !reflect.DeepEqual(ep.settings, p.settings) {
 			e.startServer(ep, p)
 		}
 	}
@@ -238,7 +251,7 @@ func (e *Engine) plan(c *config.Config) ([]plan, error) {
 			continue
 		}
 		p := plan{addr: net.JoinHostPort(ifc.Address, strconv.Itoa(l.Port)), kind: "smtp", name: l.Name, listener: l, iface: *ifc}
-		p.settings = fmt.Sprintf("%s|%s|%d|%d|%v|%s|%v|%s", l.Type, l.TLS, l.MaxMessageBytes, l.MaxRecipients, l.IdleTimeout, ifc.Hostname, l.Domains, c.Hostname)
+		p.settings = serverKey{Listener: l, Interface: *ifc, Hostname: c.Hostname}
 		if l.TLS != config.TLSOff {
 			t, err := e.buildTLS(c, l.Certificate, c.SSL.Inbound, nil)
 			if err == nil {
@@ -256,7 +269,10 @@ func (e *Engine) plan(c *config.Config) ([]plan, error) {
 		if ifc.HTTPSPort == 0 {
 			continue
 		}
-		p := plan{addr: net.JoinHostPort(ifc.Address, strconv.Itoa(ifc.HTTPSPort)), kind: "https", name: ifc.Name, iface: ifc, settings: "https"}
+		// The HTTPS server holds nothing of the interface (TLS is per
+		// handshake, the handler reads the running configuration): its key
+		// stays empty, so a commit never restarts it.
+		p := plan{addr: net.JoinHostPort(ifc.Address, strconv.Itoa(ifc.HTTPSPort)), kind: "https", name: ifc.Name, iface: ifc}
 		t, err := e.buildTLS(c, ifc.Certificate, c.SSL.GUI, []string{"h2", "http/1.1"})
 		if err != nil {
 			problems = append(problems, fmt.Errorf("interface %s HTTPS: %w", ifc.Name, err))
@@ -546,7 +562,10 @@ func (e *Engine) Status() Status {
 	for addr, ep := range e.sockets {
 		tlsDesc := "off"
 		if t := ep.tls.Load(); t != nil {
-			tlsDesc = cipherstring.VersionName(t.MinVersion) + "-" + cipherstring.VersionName(t.MaxVersion)
+			tlsDesc = cipherstring.VersionName(t.MinVersion)
+			if t.MaxVersion != t.MinVersion {
+				tlsDesc += "-" + cipherstring.VersionName(t.MaxVersion)
+			}
 		}
 		st.Endpoints = append(st.Endpoints, EndpointStatus{Kind: ep.kind, Name: ep.name, Addr: addr, TLS: tlsDesc, Active: ep.sock.active.Load()})
 	}

@@ -33,6 +33,12 @@ type job struct {
 // domain's hosts in order until one gives a definite answer.
 func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, j *job, domain string, rids []int) map[int]rcptResult {
 	m := j.m
+	if route := routeFor(s.Config, domain); len(route) == 1 && route[0] == discardRoute {
+		// smtproutes DOMAIN /dev/null: accepted and thrown away, as AsyncOS does.
+		d.opts.Log.Infof("Message done MID %d to RID %v - discarded: smtproutes sends %s to /dev/null", m.MID, rids, domain)
+		d.markDone(m, j.rec, rids)
+		return outcomeAll(rids, rcptResult{outcome: delivered})
+	}
 	b := newBatch(m, rids)
 	policy := s.Config.Destinations.DestinationFor(domain)
 	pc, got := d.acquire(domain, s, policy.MaxConnections, s.Config.Delivery.MaxConnections, m.MID)
@@ -74,7 +80,7 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, j *job, doma
 		}
 		var ce *smtpclient.Error
 		if err != nil {
-			lastErr = err.Error()
+			lastErr = failureText(err)
 			if errors.As(err, &ce) && ce.Phase != "connect" && ce.Phase != "greeting" {
 				sessions++ // the handshake was completed
 			}
@@ -93,7 +99,7 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, j *job, doma
 		// The next host gets the message at once unless this one may have
 		// it already (no reply to the final dot): that waits for a retry.
 		if errors.As(err, &ce) && ce.Temporary && ce.Phase != "queue" && !ce.AfterDot {
-			lastErr = err.Error()
+			lastErr = failureText(err)
 			d.quit(pc) // its room goes to the next host
 			continue
 		}
@@ -173,10 +179,10 @@ func sortResults(b batch, rids []int, dcid uint64, res smtpclient.Result, err er
 		set(r.Rcpt, rcptResult{outcome: delivered, dcid: dcid})
 	}
 	for _, r := range res.Rejected {
-		set(r.Rcpt, rcptResult{outcome: bounced, status: orStatus(r.Enhanced, "5.0.0"), text: fmt.Sprintf("%d %s", r.Code, r.Text), dcid: dcid})
+		set(r.Rcpt, rcptResult{outcome: bounced, status: orStatus(r.Enhanced, "5.0.0"), text: replyText(r), dcid: dcid})
 	}
 	for _, r := range res.Deferred {
-		set(r.Rcpt, rcptResult{outcome: pending, text: fmt.Sprintf("%d %s", r.Code, r.Text), dcid: dcid})
+		set(r.Rcpt, rcptResult{outcome: pending, text: replyText(r), dcid: dcid})
 	}
 	rest := rcptResult{outcome: pending, text: "no outcome from the server", dcid: dcid}
 	var ce *smtpclient.Error
@@ -184,7 +190,7 @@ func sortResults(b batch, rids []int, dcid uint64, res smtpclient.Result, err er
 	case errors.As(err, &ce) && !ce.Temporary:
 		rest = rcptResult{outcome: bounced, status: orStatus(ce.Enhanced, "5.0.0"), text: errorText(ce), dcid: dcid}
 	case err != nil:
-		rest.text = err.Error()
+		rest.text = failureText(err)
 	}
 	for _, rid := range rids {
 		if _, known := results[rid]; !known {
@@ -194,12 +200,37 @@ func sortResults(b batch, rids []int, dcid uint64, res smtpclient.Result, err er
 	return results
 }
 
-// errorText is a failure's reply ("554 Rejected") or, without one, its reason.
+// errorText is a failure's reply ("554 5.7.1 Rejected") or, without one, its reason.
 func errorText(ce *smtpclient.Error) string {
 	if ce.Code != 0 {
-		return fmt.Sprintf("%d %s", ce.Code, ce.Text)
+		return replyText(smtpclient.RcptResult{Code: ce.Code, Enhanced: ce.Enhanced, Text: ce.Text})
 	}
-	return ce.Text
+	return ce.Reason()
+}
+
+// replyText is a reply as the peer gave it, enhanced code included.
+func replyText(r smtpclient.RcptResult) string {
+	s := fmt.Sprint(r.Code)
+	if r.Enhanced != "" {
+		s += " " + r.Enhanced
+	}
+	if r.Text != "" {
+		s += " " + r.Text
+	}
+	return s
+}
+
+// failureText says why an attempt failed, for Delayed: lines and bounces:
+// the server and the reason in a few words, never Go's error chain.
+func failureText(err error) string {
+	var ce *smtpclient.Error
+	if !errors.As(err, &ce) {
+		return err.Error()
+	}
+	if ce.Addr == "" {
+		return ce.Reason()
+	}
+	return ce.Addr + ": " + ce.Reason()
 }
 
 func orStatus(s, def string) string {
@@ -222,11 +253,10 @@ func (d *Deliverer) dial(ctx context.Context, s *Settings, m queue.Message, rids
 		Events: func(e smtpclient.Event) {
 			switch e.Kind {
 			case smtpclient.Connected:
-				if s.Source == "" {
-					lg.Infof("New SMTP DCID %d interface Auto address %s port %s", pc.dcid, host, port)
-				} else {
-					lg.Infof("New SMTP DCID %d %s", pc.dcid, e.Detail)
-				}
+				// Detail is "interface <source> address <peer> port <port>",
+				// the source being the address the connection really uses.
+				pc.local, _, _ = strings.Cut(strings.TrimPrefix(e.Detail, "interface "), " ")
+				lg.Infof("New SMTP DCID %d %s", pc.dcid, e.Detail)
 			case smtpclient.TLSSuccess:
 				if e.State != nil {
 					lg.Infof("DCID %d TLS success protocol %s cipher %s", pc.dcid, cipherstring.VersionName(e.State.Version), cipherstring.LogName(e.State.CipherSuite))
@@ -243,12 +273,28 @@ func (d *Deliverer) dial(ctx context.Context, s *Settings, m queue.Message, rids
 	c, res, err := smtpclient.Dial(ctx, opts)
 	if err != nil {
 		var ce *smtpclient.Error
-		if errors.As(err, &ce) && ce.Phase == "verify" {
-			lg.Infof("DCID %d TLS verification failed: %s", pc.dcid, ce.Text)
-		} else if errors.As(err, &ce) && (ce.Phase == "starttls" || ce.Phase == "ehlo") && (level == smtpclient.Required || level == smtpclient.RequiredVerify) {
-			lg.Infof("DCID %d TLS was required but remote host did not initiate it: %s", pc.dcid, ce.Text)
+		switch {
+		case !errors.As(err, &ce):
+			lg.Infof("DCID %d %s", pc.dcid, err)
+		case ce.Phase == "connect":
+			// No connection: no DCID opened, one line with the details.
+			lg.Infof("Connection Error: DCID %d domain: %s IP: %s port: %s details: %s interface: %s reason: network error",
+				pc.dcid, domain, host, port, ce.Reason(), orAuto(s.Source))
+			return nil, res, err
+		case ce.Phase == "verify":
+			lg.Infof("DCID %d TLS verification failed: %s", pc.dcid, ce.Reason())
+		case (ce.Phase == "starttls" || ce.Phase == "ehlo") && (level == smtpclient.Required || level == smtpclient.RequiredVerify):
+			lg.Infof("DCID %d TLS was required but remote host did not initiate it", pc.dcid)
+		case ce.Phase == "tls" || ce.Phase == "starttls":
+			// The TLS deferring / TLS failed line said why.
+		default:
+			reason := "unexpected SMTP response"
+			if ce.Code == 0 {
+				reason = "network error"
+			}
+			lg.Infof("Connection Error: DCID %d domain: %s IP: %s port: %s details: %s interface: %s reason: %s",
+				pc.dcid, domain, host, port, ce.Reason(), pc.local, reason)
 		}
-		lg.Infof("DCID %d %s", pc.dcid, strings.TrimSpace(err.Error()))
 		lg.Infof("DCID %d close", pc.dcid)
 		return nil, res, err
 	}
@@ -278,7 +324,7 @@ func (d *Deliverer) send(ctx context.Context, pc *conn, j *job, b batch) (smtpcl
 	var ids []int
 	for _, r := range res.Delivered {
 		for _, rid := range b.ridsOf(r.Rcpt) {
-			lg.Infof("MID %d RID [%d] Response '%d %s'", m.MID, rid, r.Code, r.Text)
+			lg.Infof("MID %d RID [%d] Response '%s'", m.MID, rid, replyText(r))
 			ids = append(ids, rid)
 		}
 	}
@@ -286,14 +332,31 @@ func (d *Deliverer) send(ctx context.Context, pc *conn, j *job, b batch) (smtpcl
 		slices.Sort(ids)
 		lg.Infof("Message done DCID %d MID %d to RID %v", pc.dcid, m.MID, ids)
 	}
-	if err != nil {
-		lg.Infof("DCID %d %s", pc.dcid, strings.TrimSpace(err.Error()))
-	}
 	var ce *smtpclient.Error
+	if errors.As(err, &ce) && ce.Phase != "config" && ce.Phase != "queue" {
+		lg.Infof("DCID %d %s failed: %s", pc.dcid, phaseName(ce.Phase), ce.Reason())
+	} else if err != nil {
+		lg.Infof("DCID %d %v", pc.dcid, err)
+	}
 	if errors.As(err, &ce) && ce.AfterDot {
 		lg.Warningf("MID %d DCID %d got no reply to the final dot; the message stays queued and is sent again, so the peer may get it twice", m.MID, pc.dcid)
 	}
 	return res, err
+}
+
+// phaseName names a transaction phase in a log line.
+func phaseName(phase string) string {
+	if phase == "data" || phase == "mail" || phase == "rcpt" || phase == "rset" {
+		return strings.ToUpper(phase)
+	}
+	return phase
+}
+
+func orAuto(source string) string {
+	if source == "" {
+		return "Auto"
+	}
+	return source
 }
 
 func splitHostPort(addr string) (string, string) {

@@ -48,8 +48,8 @@ func TestOneBouncePerMessage(t *testing.T) {
 	assert.Contains(t, dsn, "Content-Type: multipart/report; report-type=delivery-status")
 	assert.Contains(t, dsn, "Your message could not be delivered to these 10 recipients:")
 	for _, rcpt := range to {
-		assert.Contains(t, dsn, "<"+rcpt+">: 550 No such user", "the text part lists it")
-		assert.Contains(t, dsn, "Final-Recipient: rfc822; "+rcpt+"\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 No such user\r\n")
+		assert.Contains(t, dsn, "<"+rcpt+">: 550 5.1.1 No such user", "the text part lists it")
+		assert.Contains(t, dsn, "Final-Recipient: rfc822; "+rcpt+"\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 No such user\r\n")
 	}
 	assert.Equal(t, 10, strings.Count(dsn, "Final-Recipient:"))
 	assert.Contains(t, dsn, "Subject: test", "the original header")

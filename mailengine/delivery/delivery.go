@@ -81,6 +81,23 @@ type Options struct {
 	IdleTimeout time.Duration
 }
 
+// Special smtproutes entries (AsyncOS): the route of domain ALL is the
+// default route for every domain without its own, and the destination
+// /dev/null throws the mail away.
+const (
+	allRoute     = "ALL"
+	discardRoute = "/dev/null"
+)
+
+// routeFor is the route of a domain: its own (config.RouteFor), else the
+// ALL route, else none.
+func routeFor(c *config.Config, domain string) []string {
+	if hosts := c.RouteFor(domain); len(hosts) > 0 {
+		return hosts
+	}
+	return c.RouteFor(allRoute)
+}
+
 // resolverFor returns the resolver the configuration names.
 func (d *Deliverer) resolverFor(s *Settings) Resolver {
 	r := s.Config.Delivery.Resolver
@@ -519,7 +536,7 @@ func (e *lookupError) Error() string { return e.text }
 // configured resolver, MX hosts and route hosts alike; each address of a
 // host is one target, at most maxMXAddresses of them from MX lookups.
 func (d *Deliverer) targets(ctx context.Context, s *Settings, domain string) ([]target, error) {
-	hosts := s.Config.RouteFor(domain)
+	hosts := routeFor(s.Config, domain)
 	if len(hosts) == 0 {
 		hosts = []string{config.UseDNS}
 	}
@@ -567,12 +584,25 @@ func (d *Deliverer) targets(ctx context.Context, s *Settings, domain string) ([]
 	fromRoute := false
 	for _, h := range hosts {
 		if !strings.EqualFold(h, config.UseDNS) {
+			// A route host: "[host]" or an address is used as it is; a
+			// plain host name is looked up as a mail domain first (its MX
+			// hosts, else its address), as AsyncOS and Postfix do.
 			fromRoute = true
+			noMX := strings.HasPrefix(h, "[") // SplitHostPort drops the brackets of [host]:port
 			host, port, err := net.SplitHostPort(h)
 			if err != nil {
 				host, port = h, mxPort
 			}
-			add(host, port, 0)
+			bare := strings.Trim(host, "[]")
+			if !noMX && net.ParseIP(bare) == nil {
+				if mxs, err := r.LookupMX(ctx, strings.TrimSuffix(host, ".")+"."); err == nil && len(mxs) > 0 && mxs[0].Host != "." {
+					for _, mx := range mxs {
+						add(mx.Host, port, len(out)+maxMXAddresses)
+					}
+					continue
+				}
+			}
+			add(bare, port, 0)
 			continue
 		}
 		limit := len(out) + maxMXAddresses

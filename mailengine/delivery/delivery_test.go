@@ -260,7 +260,7 @@ func TestDeliversByRouteAndEmptiesTheQueue(t *testing.T) {
 	mid := h.queue(t, "alice@sender.test", "bob@example.net", "carol@example.net")
 	require.Eventually(t, func() bool { return len(p.received()) == 2 && h.spool.Count() == 0 }, 10*time.Second, 20*time.Millisecond)
 	assert.Contains(t, p.received()[0], "hello")
-	h.logContains(t, "New SMTP DCID 1 interface Auto address 127.0.0.1 port", "Delivery start DCID 1 MID", "Message done DCID 1 MID",
+	h.logContains(t, "New SMTP DCID 1 interface 127.0.0.1 address 127.0.0.1 port", "Delivery start DCID 1 MID", "Message done DCID 1 MID",
 		"Message finished MID", "DCID 1 close")
 	lines, err := h.log.Tail(100)
 	require.NoError(t, err)

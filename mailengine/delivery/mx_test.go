@@ -50,7 +50,7 @@ func TestDeliversToTheMXHostOfTheDomain(t *testing.T) {
 	q := dns.Queries()
 	assert.Positive(t, q["example.net. MX"], "the MX was looked up: %v", q)
 	assert.Positive(t, q["mx1.example.net. A"], "the MX host's address came from the same resolver: %v", q)
-	h.logContains(t, "New SMTP DCID 1 interface Auto address 127.0.0.1 port "+portOf(t, p.addr))
+	h.logContains(t, "New SMTP DCID 1 interface 127.0.0.1 address 127.0.0.1 port "+portOf(t, p.addr))
 }
 
 func TestMXHostsAreTriedByPreference(t *testing.T) {
@@ -65,8 +65,8 @@ func TestMXHostsAreTriedByPreference(t *testing.T) {
 	h.deliverOne(t, p)
 	conns, _, _ := p.counts()
 	assert.Equal(t, 1, conns, "the backup host got the one connection")
-	h.logContains(t, "DCID 1 smtpclient: connect at 127.0.0.2:"+port, "DCID 1 close",
-		"New SMTP DCID 2 interface Auto address 127.0.0.1 port "+port, "Message done DCID 2 MID 1")
+	h.logContains(t, "Connection Error: DCID 1 domain: example.net IP: 127.0.0.2 port: "+port+" details: connection failed: connection refused interface: Auto reason: network error",
+		"New SMTP DCID 2 interface 127.0.0.1 address 127.0.0.1 port "+port, "Message done DCID 2 MID 1")
 }
 
 func TestDomainWithoutMXUsesItsAddress(t *testing.T) {

@@ -22,6 +22,7 @@ type conn struct {
 	domain   string
 	settings *Settings
 	cur      carrying // the message being sent, for the log lines of its events
+	local    string   // the source address of the connection
 
 	// While idle, under Deliverer.mu: since when, and the idle timer, which
 	// closes the connection unless gen moved on (it was handed over).

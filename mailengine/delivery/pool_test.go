@@ -192,7 +192,7 @@ func TestConnectionClosedAfterAnUnfinishedTransactionIsReplaced(t *testing.T) {
 	require.Eventually(t, func() bool { _, active, _ := p.counts(); return active == 0 }, 5*time.Second, 10*time.Millisecond, "the peer dropped the idle connection")
 	h.deliverOne(t, p)
 	logs := h.logLines(t)
-	assert.Contains(t, logs, "DCID 1 smtpclient: rset at", "the RSET found the connection gone")
+	assert.Contains(t, logs, "DCID 1 RSET failed: ", "the RSET found the connection gone")
 	assert.Contains(t, logs, "Message done DCID 2 MID 2")
 	assert.NotContains(t, logs, "Delayed:")
 }

@@ -541,13 +541,13 @@ func (s *session) ioErr(err error, timeout time.Duration, what string) *Error {
 	stopping, afterDot := s.stopState()
 	switch {
 	case stopping && afterDot && errors.As(err, &ne) && ne.Timeout():
-		err = fmt.Errorf("stopping: no %s within %v of the stop: %w", what, s.o.Timeouts.Stop, err)
+		err = &ioError{what: fmt.Sprintf("stopping: no %s within %v of the stop", what, s.o.Timeouts.Stop), err: err}
 	case s.ctx.Err() != nil && !afterDot:
 		err = s.ctx.Err()
 	case errors.As(err, &ne) && ne.Timeout():
-		err = fmt.Errorf("no %s within %v: %w", what, timeout, err)
+		err = &ioError{what: fmt.Sprintf("no %s within %v", what, timeout), err: err, timeout: true}
 	default:
-		err = fmt.Errorf("%s: %w", what, err)
+		err = &ioError{what: what, err: err}
 	}
 	return &Error{Phase: s.phase, Addr: s.o.Addr, Temporary: true, AfterDot: afterDot, Err: err}
 }

@@ -1,9 +1,13 @@
 package smtpclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 )
 
 // Reasons for a temporary failure of a TLS-required delivery. They are the
@@ -66,6 +70,93 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Reason is the failure in a few words, for mail_logs, deferrals and
+// bounces: the server's reply, the TLS reason in the appliance's words, or
+// what happened to the connection — without Go's error chain and without
+// the server's address (the caller names it).
+func (e *Error) Reason() string {
+	var te *TLSError
+	var ie *ioError
+	switch {
+	case e.Code != 0:
+		r := fmt.Sprint(e.Code)
+		if e.Enhanced != "" {
+			r += " " + e.Enhanced
+		}
+		if e.Text != "" {
+			r += " " + e.Text
+		}
+		if w := phaseWords[e.Phase]; w != "" {
+			return w + ": " + r
+		}
+		return r
+	case errors.As(e.Err, &te):
+		return te.Reason
+	case errors.Is(e.Err, ErrNoSTARTTLS), errors.Is(e.Err, ErrSTARTTLSRefused):
+		return e.Err.Error()
+	case errors.As(e.Err, &ie):
+		if ie.timeout {
+			return ie.what
+		}
+		return ie.what + ": " + netReason(ie.err)
+	case e.Phase == "connect":
+		return "connection failed: " + netReason(e.Err)
+	case e.Text != "":
+		return e.Text
+	case e.Err != nil:
+		return netReason(e.Err)
+	}
+	return e.Phase + " failed"
+}
+
+// phaseWords names the command a reply answered.
+var phaseWords = map[string]string{
+	"greeting": "greeting", "ehlo": "EHLO", "helo": "HELO", "starttls": "STARTTLS", "rset": "RSET",
+	"mail": "MAIL", "rcpt": "RCPT", "data": "DATA",
+}
+
+// ioError is a failure to talk to the server: what was being done, and the
+// network error under it.
+type ioError struct {
+	what    string
+	err     error
+	timeout bool
+}
+
+func (e *ioError) Error() string { return e.what + ": " + e.err.Error() }
+func (e *ioError) Unwrap() error { return e.err }
+
+// netReason says what a network error was, in the words of the system call
+// (connection refused, reset, timed out …), not Go's "dial tcp a->b:" chain.
+func netReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "delivery is stopping"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by the server"
+	case errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return "the server closed the connection"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return "no route to host"
+	case errors.Is(err, syscall.ENETUNREACH):
+		return "network is unreachable"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "the source address is not available on this machine"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timed out"
+	}
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
 
 // TLSError is the cause of a failed TLS handshake (Error.Phase "tls").
 type TLSError struct {
