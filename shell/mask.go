@@ -2,9 +2,11 @@ package shell
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Mask is shown in place of a secret batch argument (a passphrase or a
@@ -25,10 +27,12 @@ func splitSpans(line string) (spans []span, quote rune) {
 	var cur strings.Builder
 	start := -1
 	escaped := false
-	for i, r := range line {
+	for i := 0; i < len(line); {
+		r, size := utf8.DecodeRuneInString(line[i:])
+		raw := line[i : i+size] // the bytes as typed, also when they are not UTF-8
 		switch {
 		case escaped:
-			cur.WriteRune(r)
+			cur.WriteString(raw)
 			escaped = false
 		case quote != 0:
 			switch {
@@ -37,7 +41,7 @@ func splitSpans(line string) (spans []span, quote rune) {
 			case r == '\\' && quote == '"':
 				escaped = true
 			default:
-				cur.WriteRune(r)
+				cur.WriteString(raw)
 			}
 		case r == '"' || r == '\'':
 			quote = r
@@ -51,11 +55,12 @@ func splitSpans(line string) (spans []span, quote rune) {
 				start = -1
 			}
 		default:
-			cur.WriteRune(r)
+			cur.WriteString(raw)
 			if start < 0 {
 				start = i
 			}
 		}
+		i += size
 	}
 	if escaped {
 		cur.WriteRune('\\') // a backslash that ends the line inside quotes stays
@@ -125,6 +130,11 @@ func (s *Session) maskLine(line string) string {
 	return maskSpans(line, s.secretSpans(spans))
 }
 
+// isSecret reports whether sp is one of the secret words.
+func isSecret(sp span, secret []span) bool {
+	return slices.ContainsFunc(secret, func(x span) bool { return x.start == sp.start })
+}
+
 // secretWords returns the words of secret, longest first, so that redact
 // never replaces a part of a longer secret and leaves the rest.
 func secretWords(secret []span) []string {
@@ -162,7 +172,7 @@ func (s *Session) readCommand(prompt string) (string, error) {
 		return s.read(prompt)
 	}
 	line, err := cr.ReadCommand(prompt, s.maskLine)
-	if err == nil {
+	if err == nil || isTooLong(err) {
 		s.line++
 	}
 	return line, err

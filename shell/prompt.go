@@ -38,7 +38,7 @@ func (s *Session) ask(prompt string, check func(string) error, words []string) (
 			if !s.opts.Interactive {
 				return "", &InputError{Err: err}
 			}
-			s.Println(err)
+			s.Println(s.message(err))
 			continue
 		}
 		return answer, nil
@@ -181,6 +181,9 @@ func (s *Session) Secret(question string, check func(string) error) (string, err
 	}
 	for {
 		a, err := sr.ReadSecret(question + " ")
+		if isTooLong(err) {
+			s.line++
+		}
 		if err != nil {
 			return "", err
 		}
@@ -192,7 +195,7 @@ func (s *Session) Secret(question string, check func(string) error) (string, err
 			if !s.opts.Interactive {
 				return "", &InputError{Err: err}
 			}
-			s.Println(err)
+			s.Println(s.message(err))
 			continue
 		}
 		return a, nil

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,6 +50,10 @@ type Options struct {
 	KeepGoing bool
 	// Reader, when set, replaces the reader chosen from Interactive.
 	Reader LineReader
+	// StopsAppliance says that leaving this session stops the appliance
+	// (console mode): quit, exit and Ctrl-D say so, and so does the question
+	// they ask when changes are uncommitted.
+	StopsAppliance bool
 }
 
 // Session is one running shell: its input, output and pending configuration.
@@ -62,6 +67,7 @@ type Session struct {
 	line    int // input lines consumed (script mode)
 	failed  bool
 	secrets []string // the secret words of the current command line, longest first
+	inputs  []string // the long inputs of the current command (noteInput)
 	Pending *config.Pending
 	User    string
 }
@@ -138,14 +144,26 @@ func (s *Session) loop() {
 			return
 		}
 		s.comp.set(append(s.commandWords(), "help", "quit", "exit"))
-		s.secrets = nil
+		s.secrets, s.inputs = nil, nil
 		line, err := s.readCommand(s.opts.Hostname() + "> ")
+		var long *LineTooLongError
 		switch {
 		case errors.Is(err, ErrInterrupt):
+			continue
+		case errors.Is(err, ErrCtrlD) && s.opts.Interactive:
+			if s.leave() != nil {
+				return
+			}
 			continue
 		case errors.Is(err, io.EOF):
 			s.atEnd()
 			return
+		case errors.As(err, &long):
+			s.report(err)
+			if s.stop() {
+				return
+			}
+			continue
 		case err != nil:
 			s.fail(err)
 			return
@@ -153,6 +171,12 @@ func (s *Session) loop() {
 		spans, quote := splitSpans(line)
 		secret := s.secretSpans(spans)
 		s.secrets = secretWords(secret)
+		s.noteInput(maskSpans(line, secret))
+		for _, sp := range spans {
+			if !isSecret(sp, secret) {
+				s.noteInput(sp.word)
+			}
+		}
 		if quote != 0 {
 			s.report(unterminated(quote, maskSpans(line, secret)))
 			if s.stop() {
@@ -178,29 +202,23 @@ func (s *Session) dispatch(words []string) error {
 	name := strings.ToLower(words[0])
 	switch name {
 	case "quit", "exit", "q":
-		if s.Pending.Changed() && s.opts.Interactive {
-			ok, err := s.YesNo("You have uncommitted changes. Do you want to leave and discard them?", false)
-			if err != nil || !ok {
-				return nil
-			}
-		} else if s.Pending.Changed() {
-			return s.report(fmt.Errorf("quit with uncommitted changes: they were discarded; run commit before quit"))
-		}
-		return errQuit
+		return s.leave()
 	case "help", "?":
-		s.help(words[1:])
+		if err := s.help(words[1:]); err != nil {
+			return s.report(err)
+		}
 		return nil
 	}
 	cmd := s.find(name)
 	if cmd == nil {
-		return s.report(fmt.Errorf("Unknown command: %s", words[0]))
+		return s.report(unknownCommand(words[0]))
 	}
 	snap := s.Pending.Snapshot()
 	err := cmd.Run(s, words[1:])
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrInterrupt):
+	case errors.Is(err, ErrInterrupt), errors.Is(err, ErrCtrlD) && s.opts.Interactive:
 		s.Pending.Restore(snap)
 		s.Println()
 		s.Println("Command aborted; its changes were discarded.")
@@ -220,7 +238,7 @@ func (s *Session) dispatch(words []string) error {
 // script mode it goes to stderr as "line N: …", and unless --keep-going the
 // session's pending changes are discarded.
 func (s *Session) report(err error) error {
-	msg := s.redact(err.Error())
+	msg := s.message(err)
 	if s.opts.Interactive {
 		s.Println(msg)
 		return err
@@ -252,30 +270,103 @@ func (s *Session) atEnd() {
 
 func (s *Session) read(prompt string) (string, error) {
 	line, err := s.in.ReadLine(prompt)
-	if err == nil {
+	if err == nil || isTooLong(err) {
 		s.line++
+	}
+	if err == nil {
+		s.noteInput(line, strings.TrimSpace(line))
 	}
 	return line, err
 }
 
-func (s *Session) help(args []string) {
+func isTooLong(err error) bool {
+	var long *LineTooLongError
+	return errors.As(err, &long)
+}
+
+// unknownCommand is the error for a word that names no command.
+func unknownCommand(word string) error {
+	return fmt.Errorf("Unknown command: %s", ShowInput(word))
+}
+
+// leave ends the session for quit, exit or Ctrl-D (errQuit), or returns nil
+// to stay. With uncommitted changes it asks first on a terminal; a script
+// that quits with uncommitted changes fails.
+func (s *Session) leave() error {
+	if s.Pending.Changed() && !s.opts.Interactive {
+		return s.report(fmt.Errorf("quit with uncommitted changes: they were discarded; run commit before quit"))
+	}
+	if s.Pending.Changed() {
+		question := "You have uncommitted changes. Do you want to leave and discard them?"
+		if s.opts.StopsAppliance {
+			question = "You have uncommitted changes. Do you want to discard them and stop the appliance?"
+		}
+		ok, err := s.YesNo(question, false)
+		switch {
+		case errors.Is(err, io.EOF) && !errors.Is(err, ErrCtrlD):
+			// The terminal went away: nobody is left to ask.
+		case err != nil || !ok:
+			return nil
+		}
+	}
+	if s.opts.StopsAppliance && s.opts.Interactive {
+		s.Println("Stopping the appliance (leaving the console stops it).")
+	}
+	return errQuit
+}
+
+// help lists the commands, or explains one; an unknown name is an error.
+func (s *Session) help(args []string) error {
+	builtins := s.builtins()
 	if len(args) > 0 {
 		cmd := s.find(args[0])
+		for i, b := range builtins {
+			names := append([]string{b.Name}, b.Aliases...)
+			if cmd == nil && slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, args[0]) }) {
+				cmd = &builtins[i]
+			}
+		}
 		if cmd == nil {
-			s.Printf("Unknown command: %s\n", args[0])
-			return
+			return fmt.Errorf("%w; type help for the list of commands", unknownCommand(args[0]))
 		}
 		s.Printf("%s - %s\n\n%s\n", strings.ToUpper(cmd.Name), cmd.Summary, strings.TrimSpace(cmd.Help))
-		return
+		return nil
 	}
 	s.Println("Commands (type help COMMAND for one; case does not matter):")
-	cmds := append([]Command(nil), s.opts.Commands...)
-	cmds = append(cmds,
-		Command{Name: "help", Summary: "List commands, or explain one: help COMMAND."},
-		Command{Name: "quit", Summary: "Leave the shell (asks when changes are uncommitted). Also: exit."})
+	cmds := append(append([]Command(nil), s.opts.Commands...), builtins...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
 	for _, c := range cmds {
 		s.Printf("  %-16s %s\n", c.Name, c.Summary)
+	}
+	return nil
+}
+
+// builtins are the commands the shell itself runs: help and quit.
+func (s *Session) builtins() []Command {
+	leaving := "ends this session"
+	if s.opts.StopsAppliance {
+		leaving = "ends this session and, on this console (relaybox console), stops the appliance"
+	}
+	return []Command{
+		{Name: "help", Aliases: []string{"?"}, Summary: "List commands, or explain one: help COMMAND.",
+			Help: `help lists every command with a one-line description; help COMMAND explains one
+and shows its batch form. Command names are case-insensitive. An unknown name
+is an error (in a script: line N: Unknown command: …, exit status 1).
+
+Batch form:
+  help
+  help COMMAND`},
+		{Name: "quit", Aliases: []string{"exit", "q"}, Summary: "Leave the shell (asks when changes are uncommitted). Also: exit.",
+			Help: `quit (or exit, or Ctrl-D at the main prompt on a terminal) ` + leaving + `.
+With uncommitted changes it asks first whether to discard them: answer y to
+leave without them, or press Enter (or Ctrl-D, or Ctrl-C) to stay, then use
+commit to apply them or clearchanges to drop them. In a script, quit with
+uncommitted changes fails the script (line N: …, exit status 1) and the
+changes are discarded.
+
+Batch form:
+  quit
+  exit`},
 	}
 }
 

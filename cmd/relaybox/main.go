@@ -209,12 +209,16 @@ func console(args []string) int {
 	opts.Interactive = term.IsTerminal(int(os.Stdin.Fd()))
 	opts.In, opts.Out, opts.Err = os.Stdin, os.Stdout, os.Stderr
 	opts.Terminal = shell.Terminal{In: os.Stdin, Out: os.Stdout}
+	opts.StopsAppliance = true // quit and Ctrl-D say that they stop it
 	if opts.Interactive {
 		fmt.Printf("%s\nType help for the commands, quit to stop the appliance.\n", versionString())
 	}
 	code := shell.Run(ctx, opts)
 	if c := shutdown(a); c != 0 {
 		return c
+	}
+	if opts.Interactive {
+		fmt.Println("The appliance has stopped.")
 	}
 	return code
 }
