@@ -61,9 +61,12 @@ type Appliance struct {
 	// logins, one instance for every way in.
 	AuthLog *maillog.Logger
 	Auth    *auth.Authenticator
-	App     *commands.App
-	dir     string
-	lock    *os.File
+	// FirstStart is set when this start made the configuration (the data
+	// directory had none): the first-start choices were used.
+	FirstStart bool
+	App        *commands.App
+	dir        string
+	lock       *os.File
 	// stopDelivery ends the delivery loop and waits for attempts in flight.
 	stopDelivery func()
 }
@@ -90,7 +93,8 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 		lock.Close()
 		return nil, err
 	}
-	store, err := config.Open(fs, dir, func() (*config.Config, error) { return firstStart(keys, opts) })
+	first := false
+	store, err := config.Open(fs, dir, func() (*config.Config, error) { first = true; return firstStart(keys, opts) })
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -130,7 +134,7 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 	runCtx, stopDelivery := context.WithCancel(context.Background())
 	delivered := make(chan struct{})
 	go func() { deliverer.Run(runCtx); close(delivered) }()
-	a := &Appliance{Store: store, Keys: keys, Engine: eng, Spool: spool, Log: mlog, AuthLog: alog, Auth: authn, dir: dir, lock: lock,
+	a := &Appliance{Store: store, Keys: keys, Engine: eng, Spool: spool, Log: mlog, AuthLog: alog, Auth: authn, FirstStart: first, dir: dir, lock: lock,
 		stopDelivery: func() { stopDelivery(); <-delivered },
 		App:          &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool, Verifier: deliverer, Outbound: deliverer}}
 	return a, nil

@@ -108,6 +108,15 @@ type bootFlags struct {
 	first  config.FirstStart
 	doms   string
 	mxPort int
+	// given are the first-start choices the operator made (flags or
+	// environment variables), to say so when a later start ignores them.
+	given []appliance.FirstStartSetting
+}
+
+// firstStartFlags pairs each first-start flag with its environment variable.
+var firstStartFlags = []struct{ flag, env string }{
+	{"hostname", "RELAYBOX_HOSTNAME"}, {"smtp-port", "RELAYBOX_SMTP_PORT"}, {"submission-port", "RELAYBOX_SUBMISSION_PORT"},
+	{"https-port", "RELAYBOX_HTTPS_PORT"}, {"ssh-port", "RELAYBOX_SSH_PORT"}, {"domains", "RELAYBOX_DOMAINS"}, {"resolver", "RELAYBOX_RESOLVER"},
 }
 
 func parseBoot(name string, args []string) (*bootFlags, error) {
@@ -135,6 +144,16 @@ func parseBoot(name string, args []string) (*bootFlags, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%s: unexpected argument %q\n%s", name, fs.Arg(0), usageText)
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, f := range firstStartFlags {
+		if set[f.flag] || os.Getenv(f.env) != "" {
+			b.given = append(b.given, appliance.FirstStartSetting{Flag: "--" + f.flag, Env: f.env, Value: fs.Lookup(f.flag).Value.String()})
+		}
+	}
+	if os.Getenv("RELAYBOX_ADMIN_PASSWORD") != "" {
+		b.given = append(b.given, appliance.FirstStartSetting{Env: "RELAYBOX_ADMIN_PASSWORD", Value: "(hidden)"})
+	}
 	if b.mxPort < 1 || b.mxPort > 65535 {
 		return nil, fmt.Errorf("%s: --mx-port (or RELAYBOX_MX_PORT) %d is not a TCP port (1-65535)", name, b.mxPort)
 	}
@@ -146,11 +165,26 @@ func parseBoot(name string, args []string) (*bootFlags, error) {
 	return b, nil
 }
 
+// boot starts the appliance. On its first start it says what the box
+// listens on; on a later one, which first-start choices it ignored.
 func boot(ctx context.Context, b *bootFlags) (*appliance.Appliance, error) {
-	return appliance.Start(ctx, appliance.Options{
+	a, err := appliance.Start(ctx, appliance.Options{
 		DataDir: b.data, First: b.first, AdminPassword: os.Getenv("RELAYBOX_ADMIN_PASSWORD"), MXPort: b.mxPort,
 		Version: versionString(), Out: os.Stdout, ErrorLog: os.Stderr,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if a.FirstStart {
+		for _, l := range appliance.Summary(a.Store.Current()) {
+			fmt.Println("First start:", l)
+		}
+	} else {
+		for _, l := range appliance.IgnoredFirstStart(a.Store.Current(), b.given) {
+			fmt.Fprintln(os.Stderr, "relaybox:", l)
+		}
+	}
+	return a, nil
 }
 
 func serve(args []string) int {
