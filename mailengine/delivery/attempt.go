@@ -66,7 +66,7 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, j *job, doma
 		}
 		return outcomeAll(rids, rcptResult{outcome: pending, text: err.Error()})
 	}
-	level := smtpclient.Level(policy.TLS)
+	level := levelOf(policy.TLS)
 	lastErr := "no host answered"
 	sessions := 0
 	for _, t := range targets {

@@ -20,7 +20,7 @@ func (d *Deliverer) Verify(ctx context.Context, domain string, report func(forma
 		return errors.New("delivery is not configured yet")
 	}
 	policy := s.Config.Destinations.DestinationFor(domain)
-	level := smtpclient.Level(policy.TLS)
+	level := levelOf(policy.TLS)
 	source := "the destination controls DEFAULT"
 	if policy.Domain != "" {
 		source = "its destination controls entry " + policy.Domain
