@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 
@@ -153,16 +152,15 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$`)
 
 func firstStart(keys *certstore.KeyStore, opts Options) (*config.Config, error) {
 	f := opts.First
 	if f.Hostname == "" {
 		f.Hostname, _ = os.Hostname()
 	}
-	if !hostnameRE.MatchString(f.Hostname) || strings.Contains(f.Hostname, "..") {
-		f.Hostname = "relaybox.localdomain"
-	}
+	// The configuration needs a fully qualified name ("vm" → vm.localdomain);
+	// the Demo certificate is made for the same name.
+	f.Hostname = config.QualifyHostname(f.Hostname)
 	demo, err := keys.Demo(f.Hostname)
 	if err != nil {
 		return nil, fmt.Errorf("making the Demo certificate: %w", err)

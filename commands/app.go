@@ -1,13 +1,11 @@
 // Package commands implements the appliance commands (sslconfig, commit,
 // showconfig, …), one file each, on top of the shell's prompts and the
-// session's pending configuration.
+// session's pending configuration. The command files share prompts.go
+// (prompts, pickers, menu loops), files.go (DATA/configs) and this file, never
+// each other; every edit they make is a mutation function of package config.
 package commands
 
 import (
-	"fmt"
-	"strings"
-	"time"
-
 	"relaybox/config"
 	"relaybox/mailengine"
 	"relaybox/shell"
@@ -61,32 +59,4 @@ func All(app *App) []shell.Command {
 		tlsverify(app),
 		version(app),
 	}
-}
-
-// TimeFormat is how the appliance prints times, as in "Changes committed: Wed Jan 17 21:09:12 2024".
-const TimeFormat = "Mon Jan _2 15:04:05 2006"
-
-func stamp(t time.Time) string { return t.Local().Format(TimeFormat) }
-
-// usage is the error for a batch form that does not parse.
-func usage(cmd, form string) error {
-	return fmt.Errorf("Invalid arguments when processing: %s; usage: %s (see help %s)", cmd, form, cmd)
-}
-
-func enableWord(b bool) string {
-	if b {
-		return "Enabled"
-	}
-	return "Disabled"
-}
-
-// onOff parses enable/disable in a batch form.
-func onOff(cmd, word string) (bool, error) {
-	switch strings.ToLower(word) {
-	case "enable", "on", "yes":
-		return true, nil
-	case "disable", "off", "no":
-		return false, nil
-	}
-	return false, fmt.Errorf("%s: %q is neither enable nor disable", cmd, word)
 }

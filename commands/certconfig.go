@@ -4,16 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"relaybox/certstore"
 	"relaybox/config"
-	"relaybox/internal/atomicfile"
 	"relaybox/shell"
 )
+
+// This file is certconfig and its certificate profiles (CERTIFICATE);
+// certauthority.go is the trust store (CERTAUTHORITY).
 
 const certconfigHelp = `Manages certificates and the trust store.
 
@@ -27,9 +28,11 @@ Issued By, Status, Remaining) and offers:
   DELETE  a certificate that nothing uses
   PRINT   a certificate, its chain, where it is used, and warnings
 certconfig → CERTAUTHORITY manages the trust store used to verify peers: the
-system authorities and custom ones, each switchable.
+system authorities (SYSTEM: ENABLE or DISABLE) and custom ones (CUSTOM: ENABLE
+or DISABLE, IMPORT, PASTE, EXPORT, DELETE, PRINT).
 Status: Active (used by a service), Valid, Expired, Not signed (CSR awaiting its
 certificate). Private keys are never shown. Multi-line PEM ends with a line ".".
+Enter at a question without a default goes back to the menu.
 
 Batch forms:
   certconfig list
@@ -40,7 +43,7 @@ Batch forms:
   certconfig export NAME FILE PASSPHRASE
   certconfig print NAME
   certconfig delete NAME
-  certconfig ca import NAME FILE | ca delete NAME | ca system enable|disable | ca custom enable|disable
+  certconfig ca import NAME FILE | ca delete NAME | ca export FILE | ca system enable|disable | ca custom enable|disable
 Changes are pending until commit.`
 
 // Certs is what certconfig needs of the certificate store.
@@ -53,53 +56,16 @@ type Certs interface {
 }
 
 func certconfig(app *App) shell.Command {
-	return shell.Command{
-		Name:    "certconfig",
-		Summary: "Manage certificates (create, CSR, paste, PKCS#12 import/export) and the trust store.",
-		Help:    certconfigHelp,
-		Secrets: certSecrets,
-		Run: func(s *shell.Session, args []string) error {
-			if len(args) > 0 {
-				return certBatch(s, app, args)
-			}
-			for {
-				op, err := s.Menu([]shell.Op{
-					{Word: "CERTIFICATE", Description: "Import, Create a request, Edit or Remove Certificate Profiles"},
-					{Word: "CERTAUTHORITY", Description: "Manage System and Customized Authorities"},
-				})
-				if err != nil || op == "" {
-					return err
-				}
-				if op == "CERTIFICATE" {
-					err = certificateMenu(s, app)
-				} else {
-					err = authorityMenu(s, app)
-				}
-				if err != nil {
-					return err
-				}
-			}
-		},
-	}
-}
-
-// certUsages names every place a certificate is used.
-func certUsages(c *config.Config, name string) []string {
-	var out []string
-	for _, l := range c.Listeners {
-		if strings.EqualFold(l.Certificate, name) && l.TLS != config.TLSOff {
-			out = append(out, "listener "+l.Name+" (inbound TLS)")
-		}
-	}
-	for _, ifc := range c.Interfaces {
-		if strings.EqualFold(ifc.Certificate, name) && ifc.HTTPSPort != 0 {
-			out = append(out, "interface "+ifc.Name+" (HTTPS)")
-		}
-	}
-	if strings.EqualFold(c.Destinations.Certificate, name) {
-		out = append(out, "destination controls (outbound TLS client certificate)")
-	}
-	return out
+	cmd := command("certconfig", "Manage certificates (create, CSR, paste, PKCS#12 import/export) and the trust store.", certconfigHelp,
+		func(s *shell.Session, args []string) error { return certBatch(s, app, args) },
+		func(s *shell.Session) error {
+			return loopMenu(s, nil, fixed(
+				menuOp{"CERTIFICATE", "Import, Create a request, Edit or Remove Certificate Profiles", func() error { return certificateMenu(s, app) }},
+				menuOp{"CERTAUTHORITY", "Manage System and Customized Authorities", func() error { return authorityMenu(s, app) }},
+			))
+		})
+	cmd.Secrets = certSecrets
+	return cmd
 }
 
 // certHosts are the host names the certificate should match where it is used.
@@ -117,7 +83,7 @@ func certStatus(c *config.Config, cert config.Certificate, info certstore.Info, 
 	switch {
 	case now.After(info.NotAfter):
 		return "Expired"
-	case len(certUsages(c, cert.Name)) > 0:
+	case len(c.CertificateUsers(cert.Name)) > 0:
 		return "Active"
 	case info.Pending:
 		return "Not signed"
@@ -150,67 +116,36 @@ func printCertList(s *shell.Session, c *config.Config) {
 }
 
 func certificateMenu(s *shell.Session, app *App) error {
-	for {
-		c := s.Pending.Config()
-		printCertList(s, c)
-		op, err := s.Menu([]shell.Op{
-			{Word: "IMPORT", Description: "Import a certificate from a local PKCS#12 file"},
-			{Word: "PASTE", Description: "Paste a certificate into the CLI"},
-			{Word: "NEW", Description: "Create a self-signed certificate and CSR"},
-			{Word: "EDIT", Description: "Paste the signed certificate for a CSR, or view the CSR"},
-			{Word: "EXPORT", Description: "Export a certificate to a PKCS#12 file"},
-			{Word: "DELETE", Description: "Remove a certificate"},
-			{Word: "PRINT", Description: "View a certificate and the services using it"},
-		})
-		if err != nil || op == "" {
-			return err
-		}
-		switch op {
-		case "NEW":
-			err = newCertificate(s, app)
-		case "PASTE":
-			err = pasteCertificate(s, app)
-		case "EDIT":
-			err = editCertificate(s, app)
-		case "IMPORT":
-			err = importCertificate(s, app)
-		case "EXPORT":
-			err = exportCertificate(s, app)
-		case "DELETE":
-			err = deleteCertificate(s)
-		case "PRINT":
-			var i int
-			if i, err = pickCertificate(s, c, "print"); err == nil {
-				printCertificate(s, c, c.Certificates[i])
+	c := func() *config.Config { return s.Pending.Config() }
+	picked := func(verb string, then func(cert config.Certificate) error) func() error {
+		return func() error {
+			names := certificateNames(c())
+			i, err := pickFrom(s, fmt.Sprintf("Select the certificate you want to %s:", verb), numbered(names, names), 0)
+			if err != nil {
+				return err
 			}
-		}
-		if err != nil {
-			return err
+			return then(c().Certificates[i])
 		}
 	}
+	return loopMenu(s, func() { printCertList(s, c()) }, fixed(
+		menuOp{"IMPORT", "Import a certificate from a local PKCS#12 file", func() error { return importDialog(s, app) }},
+		menuOp{"PASTE", "Paste a certificate into the CLI", func() error { return pasteDialog(s, app) }},
+		menuOp{"NEW", "Create a self-signed certificate and CSR", func() error { return newDialog(s, app) }},
+		menuOp{"EDIT", "Paste the signed certificate for a CSR, or view the CSR", picked("edit", func(cert config.Certificate) error { return editDialog(s, app, cert) })},
+		menuOp{"EXPORT", "Export a certificate to a PKCS#12 file", picked("export", func(cert config.Certificate) error { return exportDialog(s, app, cert) })},
+		menuOp{"DELETE", "Remove a certificate", picked("delete", func(cert config.Certificate) error { return deleteDialog(s, cert) })},
+		menuOp{"PRINT", "View a certificate and the services using it", picked("print", func(cert config.Certificate) error {
+			printCertificate(s, c(), cert)
+			return nil
+		})},
+	))
 }
 
-func pickCertificate(s *shell.Session, c *config.Config, verb string) (int, error) {
-	if len(c.Certificates) == 0 {
-		return 0, errors.New("there are no certificates: create one with NEW")
-	}
-	items := make([]string, len(c.Certificates))
-	for i, cert := range c.Certificates {
-		items[i] = cert.Name
-	}
-	return s.Choose(fmt.Sprintf("Select the certificate you want to %s:", verb), items, 0)
-}
-
-// askCertName asks for a profile name; an existing one may be overwritten
-// after confirmation (and only when nothing uses it in a way that breaks).
+// askCertName asks for a profile name; Enter goes back. An existing one may
+// be overwritten after confirmation.
 func askCertName(s *shell.Session, c *config.Config) (string, error) {
 	for {
-		name, err := s.Text("Enter a name for this certificate profile:", "", func(a string) error {
-			if !validName(a) {
-				return fmt.Errorf("%q is not a valid certificate name: start with a letter, then letters, digits, '_', '-' or '.'", a)
-			}
-			return nil
-		})
+		name, err := askNew(s, "Enter a name for this certificate profile:", func(a string) error { return config.CheckName(config.KindCertificate, a) })
 		if err != nil {
 			return "", err
 		}
@@ -228,19 +163,37 @@ func askCertName(s *shell.Session, c *config.Config) (string, error) {
 	}
 }
 
-// putCertificate adds or replaces a certificate in the pending configuration.
-func putCertificate(c *config.Config, cert config.Certificate) {
-	if old := c.Certificate(cert.Name); old != nil {
-		*old = cert
-		return
+// refuseExisting is the batch forms' rule: they never overwrite a profile.
+func refuseExisting(c *config.Config, name string) error {
+	if c.Certificate(name) != nil {
+		return fmt.Errorf("Certificate profile %q already exists: delete it first or choose another name", name)
 	}
-	c.Certificates = append(c.Certificates, cert)
+	return config.CheckName(config.KindCertificate, name)
 }
 
-func printWarnings(s *shell.Session, c *config.Config, cert config.Certificate) {
+// storeCertificate puts a new or renewed certificate into the pending
+// configuration and prints the store's warnings and the certificate's own.
+func storeCertificate(s *shell.Session, cert config.Certificate, warnings []string, done string) error {
+	c := s.Pending.Config()
+	if err := c.PutCertificate(cert); err != nil {
+		return err
+	}
+	printWarnings(s, c, cert, warnings...)
+	if done != "" {
+		s.Printf("Certificate %q %s.\n", cert.Name, done)
+	}
+	return nil
+}
+
+// printWarnings prints the certificate's warnings and the given ones, each once.
+func printWarnings(s *shell.Session, c *config.Config, cert config.Certificate, more ...string) {
 	roots, _ := certstore.TrustPool(c.Trust)
-	for _, w := range certstore.Warnings(cert, roots, certHosts(c, cert.Name), time.Now()) {
-		s.Println("Warning:", w)
+	seen := map[string]bool{}
+	for _, w := range append(more, certstore.Warnings(cert, roots, certHosts(c, cert.Name), time.Now())...) {
+		if !seen[w] {
+			seen[w] = true
+			s.Println("Warning:", w)
+		}
 	}
 }
 
@@ -255,22 +208,29 @@ var keyChoices = []struct {
 	{"ECDSA P-384", "ecdsa384", "ecdsa", 384},
 }
 
-func newCertificate(s *shell.Session, app *App) error {
+// certDaysRange bounds a new certificate's validity.
+var certDaysRange = config.Range{Min: 1, Max: 36500}
+
+func checkCountry(a string) error {
+	if len(a) != 2 || strings.Trim(strings.ToUpper(a), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return errors.New("Country should be a ISO two character country code")
+	}
+	return nil
+}
+
+func newDialog(s *shell.Session, app *App) error {
 	c := s.Pending.Config()
 	name, err := askCertName(s, c)
 	if err != nil {
 		return err
 	}
 	r := certstore.Request{Name: name}
-	nonEmpty := func(what string) func(string) error {
-		return func(a string) error {
-			if strings.TrimSpace(a) == "" {
-				return fmt.Errorf("Please enter a value: the %s is required", what)
-			}
-			return nil
+	if r.CommonName, err = s.Text("Enter Common Name:", c.Hostname, func(a string) error {
+		if strings.TrimSpace(a) == "" {
+			return fmt.Errorf("Please enter a value: the common name is required")
 		}
-	}
-	if r.CommonName, err = s.Text("Enter Common Name:", c.Hostname, nonEmpty("common name")); err != nil {
+		return nil
+	}); err != nil {
 		return err
 	}
 	for _, q := range []struct {
@@ -281,16 +241,10 @@ func newCertificate(s *shell.Session, app *App) error {
 			return err
 		}
 	}
-	if r.Country, err = s.Text("Country (2 letter code):", "", func(a string) error {
-		if len(a) != 2 || strings.Trim(strings.ToUpper(a), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-			return errors.New("Country should be a ISO two character country code")
-		}
-		return nil
-	}); err != nil {
+	if r.Country, err = s.Text("Country (2 letter code):", "", checkCountry); err != nil {
 		return err
 	}
-	r.Country = strings.ToUpper(r.Country)
-	if r.Days, err = askInt(s, "Duration before expiration (in days):", 3650, 1, 36500); err != nil {
+	if r.Days, err = askInt(s, "Duration before expiration (in days):", 3650, certDaysRange); err != nil {
 		return err
 	}
 	labels := make([]string, len(keyChoices))
@@ -303,17 +257,11 @@ func newCertificate(s *shell.Session, app *App) error {
 	}
 	r.KeyType, r.KeyBits = keyChoices[k].typ, keyChoices[k].bits
 	s.Println("Generating the key and the certificate signing request...")
-	cert, err := app.Certs.NewRequest(r)
+	cert, err := newCertificate(s, app, r)
 	if err != nil {
 		return err
 	}
-	putCertificate(c, cert)
 	s.Printf("Certificate %q created (self-signed until you paste the signed certificate with EDIT).\n", name)
-	return offerCSR(s, app, cert)
-}
-
-// offerCSR shows the CSR or writes it to a file.
-func offerCSR(s *shell.Session, app *App, cert config.Certificate) error {
 	how, err := s.Choose("What do you want to do with the certificate signing request (CSR)?", []string{"Print it", "Write it to a file in the configuration directory", "Nothing now"}, 1)
 	if err != nil {
 		return err
@@ -327,25 +275,20 @@ func offerCSR(s *shell.Session, app *App, cert config.Certificate) error {
 		if err != nil {
 			return err
 		}
-		return writeConfigFile(s, app, file, []byte(cert.CSR), "CSR")
+		return writeConfigFile(s, app, file, []byte(cert.CSR))
 	}
 	return nil
 }
 
-func writeConfigFile(s *shell.Session, app *App, name string, data []byte, what string) error {
-	path, err := configFile(app, name)
+// newCertificate makes the key, the self-signed certificate and its CSR.
+func newCertificate(s *shell.Session, app *App, r certstore.Request) (config.Certificate, error) {
+	r.Country = strings.ToUpper(r.Country)
+	cert, err := app.Certs.NewRequest(r)
 	if err != nil {
-		return err
+		return cert, err
 	}
-	afs := app.Store.Fs()
-	if err := afs.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(afs, path, data, 0o600); err != nil {
-		return err
-	}
-	s.Printf("The %s has been written to %s.\n", what, path)
-	return nil
+	// No warnings: a new certificate is self-signed until its CSR is signed.
+	return cert, s.Pending.Config().PutCertificate(cert)
 }
 
 // pasteChain reads a certificate and any intermediates.
@@ -354,6 +297,13 @@ func pasteChain(s *shell.Session, first string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	more, err := intermediates(s)
+	return text + more, err
+}
+
+// intermediates asks for intermediate certificates until the admin says no.
+func intermediates(s *shell.Session) (string, error) {
+	var text string
 	for {
 		more, err := s.YesNo("Do you want to add an intermediate certificate?", false)
 		if err != nil || !more {
@@ -367,9 +317,8 @@ func pasteChain(s *shell.Session, first string) (string, error) {
 	}
 }
 
-func pasteCertificate(s *shell.Session, app *App) error {
-	c := s.Pending.Config()
-	name, err := askCertName(s, c)
+func pasteDialog(s *shell.Session, app *App) error {
+	name, err := askCertName(s, s.Pending.Config())
 	if err != nil {
 		return err
 	}
@@ -381,41 +330,18 @@ func pasteCertificate(s *shell.Session, app *App) error {
 	if err != nil {
 		return err
 	}
-	chain := certText
-	for {
-		more, err := s.YesNo("Do you want to add an intermediate certificate?", false)
-		if err != nil {
-			return err
-		}
-		if !more {
-			break
-		}
-		inter, err := s.Block("Paste intermediate certificate in PEM format.")
-		if err != nil {
-			return err
-		}
-		chain += inter
-	}
-	cert, warnings, err := app.Certs.FromPEM(name, chain, keyText)
+	chain, err := intermediates(s)
 	if err != nil {
 		return err
 	}
-	putCertificate(c, cert)
-	for _, w := range warnings {
-		s.Println("Warning:", w)
+	cert, warnings, err := app.Certs.FromPEM(name, certText+chain, keyText)
+	if err != nil {
+		return err
 	}
-	printWarnings(s, c, cert)
-	s.Printf("Certificate %q added.\n", name)
-	return nil
+	return storeCertificate(s, cert, warnings, "added")
 }
 
-func editCertificate(s *shell.Session, app *App) error {
-	c := s.Pending.Config()
-	i, err := pickCertificate(s, c, "edit")
-	if err != nil {
-		return err
-	}
-	cert := c.Certificates[i]
+func editDialog(s *shell.Session, app *App, cert config.Certificate) error {
 	if cert.CSR != "" {
 		view, err := s.YesNo("Do you want to view the certificate signing request?", false)
 		if err != nil {
@@ -425,7 +351,7 @@ func editCertificate(s *shell.Session, app *App) error {
 			s.Print(cert.CSR)
 		}
 	}
-	update, err := s.YesNo("Do you want to paste a signed certificate for this key?", cert.CSR != "")
+	update, err := s.YesNo("Do you want to paste a signed certificate for this key?", false)
 	if err != nil || !update {
 		return err
 	}
@@ -433,66 +359,49 @@ func editCertificate(s *shell.Session, app *App) error {
 	if err != nil {
 		return err
 	}
+	return attachSigned(s, app, cert, chain, "updated")
+}
+
+func attachSigned(s *shell.Session, app *App, cert config.Certificate, chain, done string) error {
 	signed, warnings, err := app.Certs.AttachSigned(cert, chain)
 	if err != nil {
 		return err
 	}
-	c.Certificates[i] = signed
-	for _, w := range warnings {
-		s.Println("Warning:", w)
-	}
-	printWarnings(s, c, signed)
-	s.Printf("Certificate %q updated.\n", signed.Name)
-	return nil
+	return storeCertificate(s, signed, warnings, done)
 }
 
-func importCertificate(s *shell.Session, app *App) error {
-	c := s.Pending.Config()
-	name, err := askCertName(s, c)
-	if err != nil {
-		return err
-	}
-	var data []byte
-	if _, err := s.Text("Enter the name of the PKCS#12 file in the configuration directory to import:", "", func(a string) error {
-		var err error
-		data, err = readConfigFile(app, a)
-		return err
-	}); err != nil {
-		return err
-	}
-	var cert config.Certificate
-	var warnings []string
-	if _, err := s.Secret("Enter passphrase:", func(p string) error {
-		var err error
-		cert, warnings, err = app.Certs.ImportPKCS12(s.Context(), name, data, p)
-		return err
-	}); err != nil {
-		return err
-	}
-	putCertificate(c, cert)
-	for _, w := range warnings {
-		s.Println("Warning:", w)
-	}
-	printWarnings(s, c, cert)
-	s.Printf("Certificate %q imported.\n", name)
-	return nil
+// askPassphrase asks for a passphrase; Enter (an empty one) goes back.
+func askPassphrase(s *shell.Session, question string, valid func(string) error) (string, error) {
+	return emptyGoesBack(func(check func(string) error) (string, error) { return s.Secret(question, check) }, valid)
 }
 
-func exportCertificate(s *shell.Session, app *App) error {
-	c := s.Pending.Config()
-	i, err := pickCertificate(s, c, "export")
+func importDialog(s *shell.Session, app *App) error {
+	name, err := askCertName(s, s.Pending.Config())
 	if err != nil {
 		return err
 	}
-	cert := c.Certificates[i]
-	file, err := s.Text("Enter the file name to export to (in the configuration directory):", cert.Name+".p12", nil)
+	data, err := askConfigFile(s, app, "Enter the name of the PKCS#12 file in the configuration directory to import:")
 	if err != nil {
 		return err
 	}
-	if _, err := configFile(app, file); err != nil {
+	_, err = askPassphrase(s, "Enter passphrase:", func(p string) error { return importCertificate(s, app, name, data, p) })
+	return err
+}
+
+func importCertificate(s *shell.Session, app *App, name string, data []byte, passphrase string) error {
+	cert, warnings, err := app.Certs.ImportPKCS12(s.Context(), name, data, passphrase)
+	if err != nil {
 		return err
 	}
-	pass, err := s.Secret("Enter passphrase:", func(p string) error {
+	return storeCertificate(s, cert, warnings, "imported")
+}
+
+func exportDialog(s *shell.Session, app *App, cert config.Certificate) error {
+	file, err := s.Text("Enter the file name to export to (in the configuration directory):", cert.Name+".p12", check(func(a string) (string, error) { return configFile(app, a) }))
+	if err != nil {
+		return err
+	}
+	pass, err := askPassphrase(s, "Enter passphrase:", func(p string) error {
 		if len(p) < 4 {
 			return errors.New("The passphrase must be at least 4 characters long")
 		}
@@ -509,36 +418,33 @@ func exportCertificate(s *shell.Session, app *App) error {
 	}); err != nil {
 		return err
 	}
-	data, err := app.Certs.ExportPKCS12(cert, pass)
-	if err != nil {
-		return err
-	}
-	return writeConfigFile(s, app, file, data, "PKCS#12 file")
+	return exportCertificate(s, app, cert, file, pass)
 }
 
-func deleteCertificate(s *shell.Session) error {
-	c := s.Pending.Config()
-	i, err := pickCertificate(s, c, "delete")
+func exportCertificate(s *shell.Session, app *App, cert config.Certificate, file, passphrase string) error {
+	if _, err := configFile(app, file); err != nil {
+		return err
+	}
+	data, err := app.Certs.ExportPKCS12(cert, passphrase)
 	if err != nil {
 		return err
 	}
-	name := c.Certificates[i].Name
-	if err := refuseInUse(c, name); err != nil {
-		return err
+	return writeConfigFile(s, app, file, data)
+}
+
+func deleteDialog(s *shell.Session, cert config.Certificate) error {
+	c := s.Pending.Config()
+	if uses := c.CertificateUsers(cert.Name); len(uses) > 0 {
+		return c.DeleteCertificate(cert.Name) // refused, saying where it is used
 	}
-	ok, err := s.YesNo(fmt.Sprintf("Are you sure you want to delete the certificate %q?", name), false)
+	ok, err := s.YesNo(fmt.Sprintf("Are you sure you want to delete the certificate %q?", cert.Name), false)
 	if err != nil || !ok {
 		return err
 	}
-	c.Certificates = append(c.Certificates[:i], c.Certificates[i+1:]...)
-	s.Printf("Certificate %q deleted.\n", name)
-	return nil
-}
-
-func refuseInUse(c *config.Config, name string) error {
-	if uses := certUsages(c, name); len(uses) > 0 {
-		return fmt.Errorf("certificate %q is in use by %s: choose another certificate there first (listenerconfig, interfaceconfig)", name, strings.Join(uses, ", "))
+	if err := c.DeleteCertificate(cert.Name); err != nil {
+		return err
 	}
+	s.Printf("Certificate %q deleted.\n", cert.Name)
 	return nil
 }
 
@@ -561,7 +467,7 @@ func printCertificate(s *shell.Session, c *config.Config, cert config.Certificat
 	s.Printf("Serial:              %s\n", info.SerialHex)
 	s.Printf("SHA-256 fingerprint: %s\n", info.SHA256Fingerprint)
 	s.Printf("Chain:               %d certificate(s)\n", info.ChainLength)
-	uses := certUsages(c, cert.Name)
+	uses := c.CertificateUsers(cert.Name)
 	if len(uses) == 0 {
 		uses = []string{"not used"}
 	}
@@ -572,136 +478,6 @@ func printCertificate(s *shell.Session, c *config.Config, cert config.Certificat
 	printWarnings(s, c, cert)
 	s.Println()
 	s.Print(cert.PEM)
-}
-
-func authorityMenu(s *shell.Session, app *App) error {
-	for {
-		t := &s.Pending.Config().Trust
-		s.Println()
-		s.Printf("System authorities: %s (the operating system's trusted roots)\n", enableWord(t.System))
-		s.Printf("Custom authorities: %s (%d certificates)\n", enableWord(t.Custom), len(t.CustomCAs))
-		op, err := s.Menu([]shell.Op{
-			{Word: "CUSTOM", Description: "Manage Custom Authorities"},
-			{Word: "SYSTEM", Description: "Enable or disable the System Authorities"},
-		})
-		if err != nil || op == "" {
-			return err
-		}
-		if op == "SYSTEM" {
-			t.System = !t.System
-			s.Printf("System authorities are now %s.\n", strings.ToLower(enableWord(t.System)))
-			continue
-		}
-		if err := customAuthorities(s, app, t); err != nil {
-			return err
-		}
-	}
-}
-
-func customAuthorities(s *shell.Session, app *App, t *config.Trust) error {
-	for {
-		s.Println()
-		for i, ca := range t.CustomCAs {
-			subj := "?"
-			if cert, err := certstore.ParseCA(ca.PEM); err == nil {
-				subj = cert.Subject.String()
-			}
-			s.Printf("%d. %s (%s)\n", i+1, ca.Name, subj)
-		}
-		verb := "ENABLE"
-		if t.Custom {
-			verb = "DISABLE"
-		}
-		op, err := s.Menu([]shell.Op{
-			{Word: verb, Description: capitalize(strings.ToLower(verb)) + " the custom authorities."},
-			{Word: "IMPORT", Description: "Import a custom authority from a PEM file in the configuration directory."},
-			{Word: "PASTE", Description: "Paste a custom authority in PEM format."},
-			{Word: "DELETE", Description: "Remove a custom authority."},
-		})
-		if err != nil || op == "" {
-			return err
-		}
-		switch op {
-		case "ENABLE", "DISABLE":
-			t.Custom = op == "ENABLE"
-		case "IMPORT", "PASTE":
-			name, err := s.Text("Enter a name for this authority:", "", func(a string) error {
-				if !validName(a) {
-					return fmt.Errorf("%q is not a valid name", a)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			var text string
-			if op == "IMPORT" {
-				file, err := s.Text("Enter the name of the PEM file to import:", "", nil)
-				if err != nil {
-					return err
-				}
-				data, err := readConfigFile(app, file)
-				if err != nil {
-					return err
-				}
-				text = string(data)
-			} else if text, err = s.Block("Paste the authority's certificate in PEM format."); err != nil {
-				return err
-			}
-			if err := addCA(t, name, text); err != nil {
-				return err
-			}
-		case "DELETE":
-			if len(t.CustomCAs) == 0 {
-				return errors.New("there are no custom authorities")
-			}
-			items := make([]string, len(t.CustomCAs))
-			for i, ca := range t.CustomCAs {
-				items[i] = ca.Name
-			}
-			i, err := s.Choose("Select the authority to remove:", items, 0)
-			if err != nil {
-				return err
-			}
-			t.CustomCAs = append(t.CustomCAs[:i], t.CustomCAs[i+1:]...)
-		}
-	}
-}
-
-func addCA(t *config.Trust, name, text string) error {
-	if _, err := certstore.ParseCA(text); err != nil {
-		return fmt.Errorf("Could not read PEM data from file: %w", err)
-	}
-	for _, ca := range t.CustomCAs {
-		if strings.EqualFold(ca.Name, name) {
-			return fmt.Errorf("a custom authority named %q already exists: delete it first or choose another name", name)
-		}
-	}
-	t.CustomCAs = append(t.CustomCAs, config.CA{Name: name, PEM: text})
-	return nil
-}
-
-// parseKV reads key=value arguments of the batch forms.
-func parseKV(args []string, allowed ...string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, a := range args {
-		k, v, ok := strings.Cut(a, "=")
-		k = strings.ToLower(k)
-		if !ok || !containsWord(allowed, k) {
-			return nil, fmt.Errorf("%q is not KEY=VALUE with a key among %s", a, strings.Join(allowed, ", "))
-		}
-		out[k] = v
-	}
-	return out, nil
-}
-
-func containsWord(list []string, w string) bool {
-	for _, x := range list {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
 
 // certSecrets names the passphrase of "certconfig import|export NAME FILE
@@ -727,14 +503,52 @@ func checkBatchPassphrase(p string) error {
 	return nil
 }
 
+// newRequest reads the key=value words of "certconfig new NAME …".
+func newRequest(name string, kv map[string]string) (certstore.Request, error) {
+	r := certstore.Request{Name: name, CommonName: kv["cn"], Organization: kv["o"], Unit: kv["ou"], Locality: kv["l"], State: kv["st"], Country: kv["c"], Days: 3650, KeyType: "rsa", KeyBits: 2048}
+	if d, ok := kv["days"]; ok {
+		var err error
+		if r.Days, err = strconv.Atoi(d); err != nil {
+			return r, fmt.Errorf("days=%q is not a number of days", d)
+		}
+	}
+	if k, ok := kv["key"]; ok {
+		i := -1
+		for j, kc := range keyChoices {
+			if kc.word == strings.ToLower(k) {
+				i = j
+			}
+		}
+		if i < 0 {
+			return r, fmt.Errorf("key=%q is not offered: use rsa2048, rsa4096, ecdsa256 or ecdsa384", k)
+		}
+		r.KeyType, r.KeyBits = keyChoices[i].typ, keyChoices[i].bits
+	}
+	return r, nil
+}
+
 func certBatch(s *shell.Session, app *App, args []string) error {
 	c := s.Pending.Config()
+	forms := map[string]struct {
+		n    int
+		form string
+	}{
+		"csr": {3, "certconfig csr NAME FILE"}, "signed": {3, "certconfig signed NAME FILE"},
+		"import": {4, "certconfig import NAME FILE PASSPHRASE"}, "export": {4, "certconfig export NAME FILE PASSPHRASE"},
+		"print": {2, "certconfig print NAME"}, "delete": {2, "certconfig delete NAME"},
+	}
 	verb := strings.ToLower(args[0])
-	need := func(n int, form string) error {
-		if len(args) != n {
-			return usage("certconfig", form)
+	if f, ok := forms[verb]; ok && len(args) != f.n {
+		return usage("certconfig", f.form)
+	}
+	// The forms that name an existing certificate.
+	var cert config.Certificate
+	if verb == "csr" || verb == "signed" || verb == "export" || verb == "print" {
+		found, err := c.FindCertificate(args[1])
+		if err != nil {
+			return err
 		}
-		return nil
+		cert = *found
 	}
 	switch verb {
 	case "list":
@@ -748,74 +562,34 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		if err != nil {
 			return err
 		}
-		r := certstore.Request{Name: args[1], CommonName: kv["cn"], Organization: kv["o"], Unit: kv["ou"], Locality: kv["l"], State: kv["st"], Country: strings.ToUpper(kv["c"]), Days: 3650, KeyType: "rsa", KeyBits: 2048}
-		if d, ok := kv["days"]; ok {
-			if r.Days, err = strconv.Atoi(d); err != nil {
-				return fmt.Errorf("days=%q is not a number of days", d)
-			}
-		}
-		if k, ok := kv["key"]; ok {
-			found := false
-			for _, kc := range keyChoices {
-				if kc.word == strings.ToLower(k) {
-					r.KeyType, r.KeyBits, found = kc.typ, kc.bits, true
-				}
-			}
-			if !found {
-				return fmt.Errorf("key=%q is not offered: use rsa2048, rsa4096, ecdsa256 or ecdsa384", k)
-			}
-		}
-		if c.Certificate(r.Name) != nil {
-			return fmt.Errorf("Certificate profile %q already exists: delete it first or choose another name", r.Name)
-		}
-		if f, ok := kv["csr"]; ok {
-			if _, err := configFile(app, f); err != nil {
-				return err
-			}
-		}
-		cert, err := app.Certs.NewRequest(r)
+		r, err := newRequest(args[1], kv)
 		if err != nil {
 			return err
 		}
-		putCertificate(c, cert)
-		if f, ok := kv["csr"]; ok {
-			return writeConfigFile(s, app, f, []byte(cert.CSR), "CSR")
+		if err := refuseExisting(c, r.Name); err != nil {
+			return err
 		}
-		return nil
+		file, csr := kv["csr"]
+		if _, err := configFile(app, file); csr && err != nil {
+			return err
+		}
+		cert, err := newCertificate(s, app, r)
+		if err != nil || !csr {
+			return err
+		}
+		return writeConfigFile(s, app, file, []byte(cert.CSR))
 	case "csr":
-		if err := need(3, "certconfig csr NAME FILE"); err != nil {
-			return err
+		if cert.CSR == "" {
+			return fmt.Errorf("certificate %q has no pending signing request", cert.Name)
 		}
-		cert := c.Certificate(args[1])
-		if cert == nil || cert.CSR == "" {
-			return fmt.Errorf("certificate %q has no pending signing request", args[1])
-		}
-		return writeConfigFile(s, app, args[2], []byte(cert.CSR), "CSR")
+		return writeConfigFile(s, app, args[2], []byte(cert.CSR))
 	case "signed":
-		if err := need(3, "certconfig signed NAME FILE"); err != nil {
-			return err
-		}
-		cert := c.Certificate(args[1])
-		if cert == nil {
-			return fmt.Errorf("certificate %q does not exist: certconfig list shows them", args[1])
-		}
 		data, err := readConfigFile(app, args[2])
 		if err != nil {
 			return err
 		}
-		signed, warnings, err := app.Certs.AttachSigned(*cert, string(data))
-		if err != nil {
-			return err
-		}
-		*cert = signed
-		for _, w := range warnings {
-			s.Println("Warning:", w)
-		}
-		return nil
+		return attachSigned(s, app, cert, string(data), "")
 	case "import":
-		if err := need(4, "certconfig import NAME FILE PASSPHRASE"); err != nil {
-			return err
-		}
 		if err := checkBatchPassphrase(args[3]); err != nil {
 			return err
 		}
@@ -823,94 +597,22 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		if err != nil {
 			return err
 		}
-		if c.Certificate(args[1]) != nil {
-			return fmt.Errorf("Certificate profile %q already exists: delete it first or choose another name", args[1])
-		}
-		cert, warnings, err := app.Certs.ImportPKCS12(s.Context(), args[1], data, args[3])
-		if err != nil {
+		if err := refuseExisting(c, args[1]); err != nil {
 			return err
 		}
-		putCertificate(c, cert)
-		for _, w := range warnings {
-			s.Println("Warning:", w)
-		}
-		return nil
+		return importCertificate(s, app, args[1], data, args[3])
 	case "export":
-		if err := need(4, "certconfig export NAME FILE PASSPHRASE"); err != nil {
-			return err
-		}
 		if err := checkBatchPassphrase(args[3]); err != nil {
 			return err
 		}
-		cert := c.Certificate(args[1])
-		if cert == nil {
-			return fmt.Errorf("certificate %q does not exist: certconfig list shows them", args[1])
-		}
-		if _, err := configFile(app, args[2]); err != nil {
-			return err
-		}
-		data, err := app.Certs.ExportPKCS12(*cert, args[3])
-		if err != nil {
-			return err
-		}
-		return writeConfigFile(s, app, args[2], data, "PKCS#12 file")
+		return exportCertificate(s, app, cert, args[2], args[3])
 	case "print":
-		if err := need(2, "certconfig print NAME"); err != nil {
-			return err
-		}
-		cert := c.Certificate(args[1])
-		if cert == nil {
-			return fmt.Errorf("certificate %q does not exist: certconfig list shows them", args[1])
-		}
-		printCertificate(s, c, *cert)
+		printCertificate(s, c, cert)
 		return nil
 	case "delete":
-		if err := need(2, "certconfig delete NAME"); err != nil {
-			return err
-		}
-		for i, cert := range c.Certificates {
-			if strings.EqualFold(cert.Name, args[1]) {
-				if err := refuseInUse(c, cert.Name); err != nil {
-					return err
-				}
-				c.Certificates = append(c.Certificates[:i], c.Certificates[i+1:]...)
-				return nil
-			}
-		}
-		return fmt.Errorf("certificate %q does not exist: certconfig list shows them", args[1])
+		return c.DeleteCertificate(args[1])
 	case "ca":
-		return caBatch(app, &c.Trust, args[1:])
+		return caBatch(s, app, args[1:])
 	}
 	return usage("certconfig", "certconfig list|new|csr|signed|import|export|print|delete|ca … (see help certconfig)")
-}
-
-func caBatch(app *App, t *config.Trust, args []string) error {
-	switch {
-	case len(args) == 3 && strings.EqualFold(args[0], "import"):
-		data, err := readConfigFile(app, args[2])
-		if err != nil {
-			return err
-		}
-		return addCA(t, args[1], string(data))
-	case len(args) == 2 && strings.EqualFold(args[0], "delete"):
-		for i, ca := range t.CustomCAs {
-			if strings.EqualFold(ca.Name, args[1]) {
-				t.CustomCAs = append(t.CustomCAs[:i], t.CustomCAs[i+1:]...)
-				return nil
-			}
-		}
-		return fmt.Errorf("custom authority %q does not exist", args[1])
-	case len(args) == 2 && (strings.EqualFold(args[0], "system") || strings.EqualFold(args[0], "custom")):
-		on, err := onOff("certconfig ca "+strings.ToLower(args[0]), args[1])
-		if err != nil {
-			return err
-		}
-		if strings.EqualFold(args[0], "system") {
-			t.System = on
-		} else {
-			t.Custom = on
-		}
-		return nil
-	}
-	return usage("certconfig", "certconfig ca import NAME FILE | ca delete NAME | ca system|custom enable|disable")
 }

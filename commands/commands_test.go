@@ -118,13 +118,16 @@ func TestSSLConfigBatchAndToggles(t *testing.T) {
 		"sslconfig other_client_tlsv10 enable",
 		"sslconfig peer_cert_fqdn enable",
 		"sslconfig",
-		"PEER_CERT_X509",
+		"PEER_CERT_FQDN", "", // Enter at the sub-menu keeps it
+		"PEER_CERT_X509", "enable",
 		"",
 		"showchanges",
 		"commit batch",
 	}, "\n")+"\n")
 	require.Equal(t, 0, r.code, r.err)
-	assert.Contains(t, r.out, "- PEER_CERT_FQDN - Disable peer certificate FQDN validation.")
+	assert.Contains(t, r.out, "- PEER_CERT_FQDN - Configure peer certificate FQDN validation.")
+	assert.Contains(t, r.out, "Peer certificate FQDN validation is currently enabled.\n\nChoose the operation you want to perform:\n- DISABLE - Disable peer certificate FQDN validation.\n[]> \n")
+	assert.Contains(t, r.out, "Peer certificate X.509 validation is currently disabled.\n\nChoose the operation you want to perform:\n- ENABLE - Enable peer certificate X.509 validation.\n[]> enable\n")
 	assert.Contains(t, r.out, "Peer certificate X.509 validation is now enabled")
 	assert.Contains(t, r.out, "+     ciphers: HIGH:!aNULL")
 	c := a.Store.Current().SSL

@@ -86,11 +86,12 @@ func TestRollback(t *testing.T) {
 	a := startAppliance(t)
 	require.Equal(t, 0, script(a, "sslconfig inbound methods 1\ncommit v2\n").code)
 	require.Equal(t, 0, script(a, "sslconfig inbound methods 1-2\ncommit v3\n").code)
-	r := script(a, "rollbackconfig\n3\ny\nn\nshowchanges\ncommit back to v1\n")
+	// The dialog speaks versions, as the batch form does: 1 is version 1.
+	r := script(a, "rollbackconfig\nrollback\n1\ny\nn\n\nshowchanges\ncommit back to v1\n")
 	require.Equal(t, 0, r.code, r.err)
-	assert.Contains(t, r.out, "1. Version 3,")
-	assert.Contains(t, r.out, "v3")
-	assert.Contains(t, r.out, "3. Version 1,")
+	assert.Contains(t, r.out, "Rollback Configuration: Enabled")
+	assert.Regexp(t, `\n3\. [^\n]*, admin: v3 \(committed now\)\n2\. [^\n]*, admin: v2\n1\. [^\n]*, system: first start\n\[\]> 1\n`, r.out)
+	assert.Contains(t, r.out, "Do you want to roll back the configuration to version 1? [Y]> y")
 	assert.Contains(t, r.out, "Version 1 is now pending")
 	c := a.Store.Current()
 	assert.Equal(t, 4, c.Version)
@@ -104,8 +105,8 @@ func TestRollback(t *testing.T) {
 	r = script(a, "rollbackconfig 999\n")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.err, "version 999 is not in the history")
-	r = script(a, "rollbackconfig\n77\n")
-	assert.Contains(t, r.err, "That value is not valid")
+	r = script(a, "rollbackconfig\nrollback\n77\n")
+	assert.Contains(t, r.err, `That value is not valid: "77" is not in the list`)
 }
 
 func TestClearChangesAndShowChanges(t *testing.T) {

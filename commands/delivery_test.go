@@ -101,8 +101,8 @@ func TestDeliveryConfig(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 	assert.Equal(t, "Auto", a.Store.Current().Delivery.Interface)
 	for _, tt := range []struct{ script, want string }{
-		{"deliveryconfig setup interface=Nowhere\n", `interface "Nowhere" does not exist`},
-		{"deliveryconfig setup concurrency=0\n", "is not a number from 1 to 10000"},
+		{"deliveryconfig setup interface=Nowhere\n", `interface "Nowhere" is neither Auto nor a configured interface`},
+		{"deliveryconfig setup concurrency=0\n", `concurrency="0": Value must be a number from 1 to 10000, not 0`},
 		{"deliveryconfig frob\n", "Invalid arguments"},
 	} {
 		r := script(a, tt.script)

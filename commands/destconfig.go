@@ -26,63 +26,57 @@ Batch forms:
 Changes are pending until commit.`
 
 func destconfig() shell.Command {
-	return shell.Command{
-		Name:    "destconfig",
-		Summary: "Configure destination controls: outbound TLS per domain, limits, client certificate.",
-		Help:    destconfigHelp,
-		Run: func(s *shell.Session, args []string) error {
+	return command("destconfig", "Configure destination controls: outbound TLS per domain, limits, client certificate.", destconfigHelp,
+		func(s *shell.Session, args []string) error { return destBatch(s, s.Pending.Config(), args) },
+		func(s *shell.Session) error {
 			c := s.Pending.Config()
-			if len(args) > 0 {
-				return destBatch(s, c, args)
-			}
-			for {
-				s.Printf("\nThere are currently %d entries configured.\n", len(c.Destinations.Domains)+1)
-				op, err := s.Menu([]shell.Op{
-					{Word: "SETUP", Description: "Change global settings."},
-					{Word: "NEW", Description: "Create a new entry."},
-					{Word: "EDIT", Description: "Modify an entry."},
-					{Word: "DELETE", Description: "Remove an entry."},
-					{Word: "DEFAULT", Description: "Change the default."},
-					{Word: "LIST", Description: "Display a summary list of all entries."},
-					{Word: "DETAIL", Description: "Display details for one destination or all entries."},
-					{Word: "CLEAR", Description: "Remove all entries."},
-				})
-				if err != nil || op == "" {
+			d := &c.Destinations
+			return loopMenu(s, func() { s.Printf("\nThere are currently %d entries configured.\n", len(d.Domains)+1) }, fixed(
+				menuOp{"SETUP", "Change global settings.", func() error { return destSetup(s, c) }},
+				menuOp{"NEW", "Create a new entry.", func() error {
+					domain, err := askNew(s, "Enter the domain you wish to configure.", d.CheckNewDestination)
+					if err != nil {
+						return err
+					}
+					return destEntry(s, c, "", config.NewDestination(domain))
+				}},
+				menuOp{"EDIT", "Modify an entry.", func() error {
+					p, err := askDestination(s, d, "Enter the domain you wish to edit.")
+					if err != nil {
+						return err
+					}
+					return destEntry(s, c, p.Domain, *p)
+				}},
+				menuOp{"DELETE", "Remove an entry.", func() error {
+					p, err := askDestination(s, d, "Enter the domain you wish to delete.")
+					if err != nil {
+						return err
+					}
+					return d.DeleteDestination(p.Domain)
+				}},
+				menuOp{"DEFAULT", "Change the default.", func() error { return destDefault(s, c) }},
+				menuOp{"LIST", "Display a summary list of all entries.", func() error { destList(s, c); return nil }},
+				menuOp{"DETAIL", "Display details for one destination or all entries.", func() error {
+					which, err := s.Text("Enter the domain you wish to view, ALL or DEFAULT.", "ALL", nil)
+					if err != nil {
+						return err
+					}
+					return destDetail(s, c, which)
+				}},
+				menuOp{"CLEAR", "Remove all entries.", func() error {
+					ok, err := s.YesNo("Are you sure you want to remove all destination entries?", false)
+					if err == nil && ok {
+						d.Domains = nil
+					}
 					return err
-				}
-				switch op {
-				case "SETUP":
-					err = destSetup(s, c)
-				case "NEW":
-					err = destNew(s, c)
-				case "EDIT":
-					err = destEdit(s, c)
-				case "DELETE":
-					var d string
-					if d, err = s.Text("Enter the domain you wish to delete.", "", nil); err == nil {
-						err = destDelete(c, d)
-					}
-				case "DEFAULT":
-					err = destAsk(s, c, &c.Destinations.Default, true)
-				case "LIST":
-					destList(s, c)
-				case "DETAIL":
-					var d string
-					if d, err = s.Text("Enter the domain you wish to view, ALL or DEFAULT.", "ALL", nil); err == nil {
-						err = destDetail(s, c, d)
-					}
-				case "CLEAR":
-					var ok bool
-					if ok, err = s.YesNo("Are you sure you want to remove all destination entries?", false); err == nil && ok {
-						c.Destinations.Domains = nil
-					}
-				}
-				if err != nil {
-					return err
-				}
-			}
-		},
-	}
+				}},
+			))
+		})
+}
+
+// askDestination asks for an existing entry's domain; Enter goes back.
+func askDestination(s *shell.Session, d *config.Destinations, question string) (*config.DestPolicy, error) {
+	return askExisting(s, question, d.FindDestination)
 }
 
 func levelItems() []string {
@@ -102,125 +96,71 @@ func levelIndex(level string) int {
 	return 1
 }
 
-// destAsk asks the questions of one entry; isDefault skips the "specific" gates.
-func destAsk(s *shell.Session, c *config.Config, p *config.DestPolicy, isDefault bool) error {
-	var err error
-	if isDefault {
-		if p.MaxConnections, err = askInt(s, "Enter the default maximum number of concurrent connections to a destination.", orDefault(p.MaxConnections, 500), 1, 10000); err != nil {
-			return err
-		}
-		if p.MaxMessagesPerConnection, err = askInt(s, "Enter the maximum number of messages per connection.", orDefault(p.MaxMessagesPerConnection, 50), 1, 1000); err != nil {
-			return err
-		}
-		i, err := s.Choose("Do you want to use TLS support?", levelItems(), levelIndex(p.TLS))
+// askLevel asks a TLS level, current as the default. Choosing TLS while the
+// client certificate is the Demo one warns, unless TLS was already on.
+func askLevel(s *shell.Session, c *config.Config, current string) (string, error) {
+	i, err := s.Choose("Do you want to use TLS support?", levelItems(), levelIndex(current))
+	if err != nil {
+		return "", err
+	}
+	level := config.DestTLSLevels[i].Value
+	if level != config.DestTLSNone && level != current && strings.EqualFold(c.Destinations.Certificate, config.DemoCertificate) {
+		ok, err := confirmDemo(s, c.Destinations.Certificate)
 		if err != nil {
-			return err
+			return "", err
 		}
-		p.TLS = config.DestTLSLevels[i].Value
-		return confirmOutboundCert(s, c, p.TLS)
+		if !ok {
+			s.Println("Choose another client certificate with destconfig SETUP.")
+		}
 	}
-	limit, err := s.YesNo("Do you wish to configure a concurrency limit for "+p.Domain+"?", p.MaxConnections > 0)
-	if err != nil {
+	return level, nil
+}
+
+// destDefault asks the DEFAULT entry's settings.
+func destDefault(s *shell.Session, c *config.Config) error {
+	p := c.Destinations.Default
+	var err error
+	if p.MaxConnections, err = askInt(s, "Enter the default maximum number of concurrent connections to a destination.", p.MaxConnections, config.DestConnectionRange); err != nil {
 		return err
 	}
-	p.MaxConnections = 0
-	if limit {
-		if p.MaxConnections, err = askInt(s, "Enter the max concurrency limit for \""+p.Domain+"\".", orDefault(c.Destinations.Default.MaxConnections, 500), 1, 10000); err != nil {
-			return err
-		}
-	}
-	msgs, err := s.YesNo("Do you wish to configure a maximum messages per connection limit for "+p.Domain+"?", p.MaxMessagesPerConnection > 0)
-	if err != nil {
+	if p.MaxMessagesPerConnection, err = askInt(s, "Enter the maximum number of messages per connection.", p.MaxMessagesPerConnection, config.DestMessageRange); err != nil {
 		return err
 	}
-	p.MaxMessagesPerConnection = 0
-	if msgs {
-		if p.MaxMessagesPerConnection, err = askInt(s, "Enter the maximum number of messages per connection for \""+p.Domain+"\".", orDefault(c.Destinations.Default.MaxMessagesPerConnection, 50), 1, 1000); err != nil {
+	if p.TLS, err = askLevel(s, c, p.TLS); err != nil {
+		return err
+	}
+	return c.Destinations.SetDefault(p)
+}
+
+// destEntry asks a domain entry's settings, each behind its "specific" gate
+// (a no follows DEFAULT), and stores it in place of old ("" adds it).
+func destEntry(s *shell.Session, c *config.Config, old string, p config.DestPolicy) error {
+	def := c.Destinations.Default
+	limit := func(what string, v *int, fallback int, r config.Range) error {
+		on, err := s.YesNo(fmt.Sprintf("Do you wish to configure a %s for %s?", what, p.Domain), *v > 0)
+		if err != nil || !on {
+			*v = 0
 			return err
 		}
+		*v, err = askInt(s, fmt.Sprintf("Enter the %s for %q.", what, p.Domain), orDefault(*v, fallback), r)
+		return err
+	}
+	if err := limit("concurrency limit", &p.MaxConnections, def.MaxConnections, config.DestConnectionRange); err != nil {
+		return err
+	}
+	if err := limit("maximum messages per connection limit", &p.MaxMessagesPerConnection, def.MaxMessagesPerConnection, config.DestMessageRange); err != nil {
+		return err
 	}
 	specific, err := s.YesNo("Do you wish to apply a specific TLS setting for this domain?", p.TLS != config.DestTLSDefault)
 	if err != nil {
 		return err
 	}
-	p.TLS = config.DestTLSDefault
-	if specific {
-		i, err := s.Choose("Do you want to use TLS support?", levelItems(), levelIndex(p.TLS))
-		if err != nil {
-			return err
-		}
-		p.TLS = config.DestTLSLevels[i].Value
-		return confirmOutboundCert(s, c, p.TLS)
-	}
-	return nil
-}
-
-// confirmOutboundCert warns when TLS is chosen while the client certificate is the Demo one.
-func confirmOutboundCert(s *shell.Session, c *config.Config, level string) error {
-	if level == config.DestTLSNone || !strings.EqualFold(c.Destinations.Certificate, config.DemoCertificate) {
-		return nil
-	}
-	ok, err := confirmDemo(s, c.Destinations.Certificate)
-	if err == nil && !ok {
-		s.Println("Choose another client certificate with destconfig SETUP.")
-	}
-	return err
-}
-
-func checkDestDomain(c *config.Config, isNew bool) func(string) error {
-	return func(a string) error {
-		if a == "" || fieldProblem(config.Listener{Domains: []string{a}}, "domains") != nil {
-			return fmt.Errorf("%q is not a domain: write example.com, or .example.com for its subdomains", a)
-		}
-		_, err := findDest(c, a)
-		if isNew && err == nil {
-			return fmt.Errorf("there is already an entry for %s: use EDIT", a)
-		}
-		if !isNew && err != nil {
-			return err
-		}
-		return nil
-	}
-}
-
-func findDest(c *config.Config, domain string) (int, error) {
-	for i, d := range c.Destinations.Domains {
-		if strings.EqualFold(d.Domain, domain) {
-			return i, nil
-		}
-	}
-	return 0, fmt.Errorf("the domain %q was not found in the destination controls table: destconfig LIST shows them", domain)
-}
-
-func destNew(s *shell.Session, c *config.Config) error {
-	d, err := s.Text("Enter the domain you wish to configure.", "", checkDestDomain(c, true))
-	if err != nil {
+	if !specific {
+		p.TLS = config.DestTLSDefault
+	} else if p.TLS, err = askLevel(s, c, p.TLS); err != nil {
 		return err
 	}
-	p := config.DestPolicy{Domain: d}
-	if err := destAsk(s, c, &p, false); err != nil {
-		return err
-	}
-	c.Destinations.Domains = append(c.Destinations.Domains, p)
-	return nil
-}
-
-func destEdit(s *shell.Session, c *config.Config) error {
-	d, err := s.Text("Enter the domain you wish to edit.", "", checkDestDomain(c, false))
-	if err != nil {
-		return err
-	}
-	i, _ := findDest(c, d)
-	return destAsk(s, c, &c.Destinations.Domains[i], false)
-}
-
-func destDelete(c *config.Config, domain string) error {
-	i, err := findDest(c, domain)
-	if err != nil {
-		return err
-	}
-	c.Destinations.Domains = append(c.Destinations.Domains[:i], c.Destinations.Domains[i+1:]...)
-	return nil
+	return c.Destinations.PutDestination(old, p)
 }
 
 func destSetup(s *shell.Session, c *config.Config) error {
@@ -229,28 +169,38 @@ func destSetup(s *shell.Session, c *config.Config) error {
 	if err != nil {
 		return err
 	}
-	d.Certificate = ""
+	cert := ""
 	if use {
-		if d.Certificate, err = chooseCertificate(s, c, d.Certificate); err != nil {
+		if cert, err = chooseCertificate(s, c, d.Certificate, d.Certificate); err != nil {
 			return err
 		}
 	}
-	if d.AlertOnRequiredTLSFailure, err = s.YesNo("Do you want to send an alert when a required TLS connection fails?", d.AlertOnRequiredTLSFailure); err != nil {
+	alert, err := s.YesNo("Do you want to send an alert when a required TLS connection fails?", d.AlertOnRequiredTLSFailure)
+	if err != nil {
 		return err
 	}
-	if d.AlertOnRequiredTLSFailure {
-		a, err := s.Text("Enter the alert recipients, separated by commas.", strings.Join(d.AlertRecipients, ", "), func(a string) error {
-			if len(splitList(a)) == 0 {
-				return fmt.Errorf("Please enter a value: at least one email address")
-			}
-			return nil
-		})
-		if err != nil {
+	recipients := d.AlertRecipients
+	if alert {
+		if recipients, err = askList(s, "Enter the alert recipients, separated by commas.", d.AlertRecipients, parseRecipients); err != nil {
 			return err
 		}
-		d.AlertRecipients = splitList(a)
 	}
-	return nil
+	if err := d.SetAlert(alert, recipients); err != nil {
+		return err
+	}
+	return c.SetClientCertificate(cert)
+}
+
+func parseRecipients(list []string) ([]string, error) {
+	if len(list) == 0 {
+		return nil, fmt.Errorf("Please enter a value: at least one email address receives the alert")
+	}
+	for _, a := range list {
+		if err := config.CheckEmail(a); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
 }
 
 func destLine(p config.DestPolicy) string {
@@ -293,11 +243,11 @@ func destDetail(s *shell.Session, c *config.Config, which string) error {
 			show(p.Domain, p)
 		}
 	default:
-		i, err := findDest(c, which)
+		p, err := d.FindDestination(which)
 		if err != nil {
 			return err
 		}
-		show(d.Domains[i].Domain, d.Domains[i])
+		show(p.Domain, *p)
 	}
 	cert := d.Certificate
 	if cert == "" {
@@ -307,16 +257,16 @@ func destDetail(s *shell.Session, c *config.Config, which string) error {
 	return nil
 }
 
-// applyDestKV sets tls=, conns=, msgs= on an entry.
+// applyDestKV sets tls=, conns=, msgs= on a copy of an entry.
 func applyDestKV(p *config.DestPolicy, kv map[string]string, isDefault bool) error {
 	if v, ok := kv["tls"]; ok {
-		lv := strings.ToLower(v)
-		if lv == "default" && !isDefault {
-			lv = config.DestTLSDefault
-		} else if config.DestTLSLabel(lv) == "Default" {
-			return fmt.Errorf("tls=%q is not a TLS level: use none, preferred, required, preferred-verify or required-verify%s", v, map[bool]string{true: "", false: " (or default)"}[isDefault])
+		p.TLS = strings.ToLower(v)
+		if p.TLS == "default" && !isDefault {
+			p.TLS = config.DestTLSDefault
 		}
-		p.TLS = lv
+		if err := config.CheckDestTLSLevel(p.TLS, isDefault); err != nil {
+			return fmt.Errorf("tls=%w", err)
+		}
 	}
 	for key, dst := range map[string]*int{"conns": &p.MaxConnections, "msgs": &p.MaxMessagesPerConnection} {
 		if v, ok := kv[key]; ok {
@@ -331,63 +281,73 @@ func applyDestKV(p *config.DestPolicy, kv map[string]string, isDefault bool) err
 }
 
 func destBatch(s *shell.Session, c *config.Config, args []string) error {
+	d := &c.Destinations
 	verb := strings.ToLower(args[0])
 	switch {
 	case verb == "list" && len(args) == 1:
 		destList(s, c)
 		return nil
 	case (verb == "new" || verb == "edit") && len(args) >= 2:
-		if err := checkDestDomain(c, verb == "new")(args[1]); err != nil {
-			return err
+		p, old := config.NewDestination(args[1]), ""
+		if verb == "new" {
+			if err := d.CheckNewDestination(args[1]); err != nil {
+				return err
+			}
+		} else {
+			found, err := d.FindDestination(args[1])
+			if err != nil {
+				return err
+			}
+			p, old = *found, found.Domain
 		}
 		kv, err := parseKV(args[2:], "tls", "conns", "msgs")
 		if err != nil {
 			return err
 		}
-		p := config.DestPolicy{Domain: args[1]}
-		i := -1
-		if verb == "edit" {
-			i, _ = findDest(c, args[1])
-			p = c.Destinations.Domains[i]
-		}
 		if err := applyDestKV(&p, kv, false); err != nil {
 			return err
 		}
-		if i < 0 {
-			c.Destinations.Domains = append(c.Destinations.Domains, p)
-		} else {
-			c.Destinations.Domains[i] = p
-		}
-		return nil
+		return d.PutDestination(old, p)
 	case verb == "default":
 		kv, err := parseKV(args[1:], "tls", "conns", "msgs")
 		if err != nil {
 			return err
 		}
-		return applyDestKV(&c.Destinations.Default, kv, true)
+		p := d.Default
+		if err := applyDestKV(&p, kv, true); err != nil {
+			return err
+		}
+		return d.SetDefault(p)
 	case verb == "delete" && len(args) == 2:
-		return destDelete(c, args[1])
+		return d.DeleteDestination(args[1])
 	case verb == "setup":
 		kv, err := parseKV(args[1:], "certificate", "alert", "recipients")
 		if err != nil {
 			return err
 		}
-		d := &c.Destinations
+		cert, alert, recipients := d.Certificate, d.AlertOnRequiredTLSFailure, []string(nil)
 		if v, ok := kv["certificate"]; ok {
+			cert = v
 			if strings.EqualFold(v, "none") {
-				d.Certificate = ""
-			} else if d.Certificate, err = certificateByName(c, v); err != nil {
-				return err
+				cert = ""
 			}
 		}
 		if v, ok := kv["alert"]; ok {
-			if d.AlertOnRequiredTLSFailure, err = onOff("destconfig setup alert", v); err != nil {
+			if alert, err = onOff("destconfig setup alert", v); err != nil {
 				return err
 			}
 		}
 		if v, ok := kv["recipients"]; ok {
-			d.AlertRecipients = splitList(v)
+			recipients = splitList(v)
 		}
+		next := *c
+		if err := next.SetClientCertificate(cert); err != nil {
+			return err
+		}
+		if err := next.Destinations.SetAlert(alert, recipients); err != nil {
+			return err
+		}
+		c.Destinations = next.Destinations
 		return nil
 	}
 	return usage("destconfig", "destconfig list|new|edit|default|delete|setup … (see help destconfig)")

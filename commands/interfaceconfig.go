@@ -3,7 +3,6 @@ package commands
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"relaybox/config"
@@ -22,202 +21,168 @@ Batch forms:
   interfaceconfig edit NAME https_port PORT        (0 turns HTTPS off)
   interfaceconfig edit NAME hostname HOSTNAME
   interfaceconfig delete NAME
-Changes are pending until commit.`
+Renaming an interface renames it in the listeners and the delivery setting
+that use it. Changes are pending until commit.`
 
 func interfaceconfig() shell.Command {
-	return shell.Command{
-		Name:    "interfaceconfig",
-		Summary: "Configure IP interfaces: address, host name, HTTPS port and certificate.",
-		Help:    interfaceconfigHelp,
-		Run: func(s *shell.Session, args []string) error {
-			if len(args) > 0 {
-				return interfaceBatch(s.Pending.Config(), args)
+	return command("interfaceconfig", "Configure IP interfaces: address, host name, HTTPS port and certificate.", interfaceconfigHelp,
+		func(s *shell.Session, args []string) error { return interfaceBatch(s.Pending.Config(), args) },
+		func(s *shell.Session) error {
+			c := s.Pending.Config()
+			pick := func(verb string, then func(ifc config.Interface) error) func() error {
+				return func() error {
+					i, err := pickFrom(s, fmt.Sprintf("Enter the name or number of the interface you wish to %s.", verb), interfaceItems(c), 0)
+					if err != nil {
+						return err
+					}
+					return then(c.Interfaces[i])
+				}
 			}
-			for {
-				c := s.Pending.Config()
+			return loopMenu(s, func() {
 				s.Println()
 				s.Println("Currently configured interfaces:")
-				for i, it := range interfaceItems(c) {
-					s.Printf("%d. %s\n", i+1, it)
+				for _, it := range interfaceItems(c) {
+					s.Printf("%d. %s\n", it.num, it.text)
 				}
-				op, err := s.Menu([]shell.Op{
-					{Word: "NEW", Description: "Create a new interface."},
-					{Word: "EDIT", Description: "Modify an interface."},
-					{Word: "DELETE", Description: "Remove an interface."},
-				})
-				if err != nil || op == "" {
-					return err
-				}
-				switch op {
-				case "NEW":
-					ifc := config.Interface{Netmask: 24}
-					if err = editInterface(s, c, &ifc, true); err == nil {
-						c.Interfaces = append(c.Interfaces, ifc)
+			}, fixed(
+				menuOp{"NEW", "Create a new interface.", func() error {
+					return editInterface(s, c, "", config.NewInterface("", "", config.DefaultNetmask, ""))
+				}},
+				menuOp{"EDIT", "Modify an interface.", pick("edit", func(ifc config.Interface) error { return editInterface(s, c, ifc.Name, ifc) })},
+				menuOp{"DELETE", "Remove an interface.", pick("delete", func(ifc config.Interface) error {
+					if err := refuseUsedInterface(c, ifc.Name); err != nil {
+						return err
 					}
-				case "EDIT":
-					var i int
-					if i, err = s.Choose("Enter the number of the interface you wish to edit.", interfaceItems(c), 0); err == nil {
-						err = editInterface(s, c, &c.Interfaces[i], false)
+					ok, err := s.YesNo(fmt.Sprintf("Are you sure you want to delete the interface %q?", ifc.Name), false)
+					if err != nil || !ok {
+						return err
 					}
-				case "DELETE":
-					var i int
-					if i, err = s.Choose("Enter the number of the interface you wish to delete.", interfaceItems(c), 0); err == nil {
-						err = deleteInterface(s, c, i)
-					}
-				}
-				if err != nil {
-					return err
-				}
-			}
-		},
-	}
+					return c.DeleteInterface(ifc.Name)
+				})},
+			))
+		})
 }
 
-func editInterface(s *shell.Session, c *config.Config, ifc *config.Interface, isNew bool) error {
-	old := ifc.Name
-	var err error
-	if ifc.Name, err = s.Text("IP interface name (Ex: \"InternalNet\"):", ifc.Name, checkName("interface", func(n string) bool {
-		return !(!isNew && strings.EqualFold(n, old)) && c.Interface(n) != nil
-	})); err != nil {
-		return err
+// refuseUsedInterface says what uses an interface before asking to delete it.
+func refuseUsedInterface(c *config.Config, name string) error {
+	if len(c.InterfaceUsers(name)) > 0 {
+		return c.DeleteInterface(name) // refused, naming the users
 	}
-	if ifc.Address, err = s.Text("IP Address (Ex: 192.168.1.2 or 2001:db8::1):", ifc.Address, func(a string) error {
-		if _, err := netip.ParseAddr(a); err != nil {
-			return fmt.Errorf("Not a valid IP address: %q", a)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if ifc.Netmask, err = askInt(s, "Netmask as a prefix length (Ex: 24):", ifc.Netmask, 0, 128); err != nil {
-		return err
-	}
-	if ifc.Hostname, err = s.Text("Hostname:", ifc.Hostname, func(a string) error {
-		t := config.Config{Hostname: a}
-		return hostnameProblem(&t)
-	}); err != nil {
-		return err
-	}
-	ssh, err := s.YesNo("Do you want to enable SSH on this interface?", ifc.SSHPort != 0)
-	if err != nil {
-		return err
-	}
-	if !ssh {
-		ifc.SSHPort = 0
-	} else if ifc.SSHPort, err = askPort(s, "Which port do you want to use for SSH?", orDefault(ifc.SSHPort, 22)); err != nil {
-		return err
-	}
-	https, err := s.YesNo("Do you want to enable HTTPS on this interface?", ifc.HTTPSPort != 0 || isNew)
-	if err != nil {
-		return err
-	}
-	if !https {
-		ifc.HTTPSPort = 0
-		return nil
-	}
-	if ifc.HTTPSPort, err = askPort(s, "Which port do you want to use for HTTPS?", orDefault(ifc.HTTPSPort, 443)); err != nil {
-		return err
-	}
-	ifc.Certificate, err = chooseCertificate(s, c, ifc.Certificate)
-	return err
-}
-
-func orDefault(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-// interfaceUsers names what uses an interface.
-func interfaceUsers(c *config.Config, name string) []string {
-	var out []string
-	for _, l := range c.Listeners {
-		if strings.EqualFold(l.Interface, name) {
-			out = append(out, "listener "+l.Name)
-		}
-	}
-	return out
-}
-
-func deleteInterface(s *shell.Session, c *config.Config, i int) error {
-	name := c.Interfaces[i].Name
-	if users := interfaceUsers(c, name); len(users) > 0 {
-		return fmt.Errorf("interface %s is used by %s: move or delete them first (listenerconfig)", name, strings.Join(users, ", "))
-	}
-	ok, err := s.YesNo(fmt.Sprintf("Are you sure you want to delete the interface %q?", name), false)
-	if err != nil || !ok {
-		return err
-	}
-	c.Interfaces = append(c.Interfaces[:i], c.Interfaces[i+1:]...)
 	return nil
+}
+
+// editInterface asks every setting of an interface (old "" for a new one),
+// the current values as defaults, and stores it with PutInterface.
+func editInterface(s *shell.Session, c *config.Config, old string, ifc config.Interface) error {
+	var err error
+	ask := askNew
+	if old != "" {
+		ask = func(s *shell.Session, q string, valid func(string) error) (string, error) {
+			return s.Text(q, ifc.Name, valid)
+		}
+	}
+	if ifc.Name, err = ask(s, "IP interface name (Ex: \"InternalNet\"):", func(a string) error {
+		if err := config.CheckName(config.KindInterface, a); err != nil {
+			return err
+		}
+		if other := c.Interface(a); other != nil && !strings.EqualFold(a, old) {
+			return fmt.Errorf("an interface named %q already exists: choose another name", other.Name)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if ifc.Address, err = s.Text("IP Address (Ex: 192.168.1.2 or 2001:db8::1):", ifc.Address, config.CheckAddress); err != nil {
+		return err
+	}
+	if ifc.Netmask, err = askInt(s, "Netmask as a prefix length (Ex: 24):", ifc.Netmask, config.Range{Min: 0, Max: netmaskMax(ifc.Address)}); err != nil {
+		return err
+	}
+	if ifc.Hostname, err = s.Text("Hostname:", ifc.Hostname, config.CheckHostname); err != nil {
+		return err
+	}
+	if ifc.SSHPort, err = askService(s, "SSH", ifc.SSHPort, config.DefaultSSHPort, false); err != nil {
+		return err
+	}
+	if ifc.HTTPSPort, err = askService(s, "HTTPS", ifc.HTTPSPort, config.DefaultHTTPSPort, old == ""); err != nil {
+		return err
+	}
+	if ifc.HTTPSPort != 0 {
+		def := ifc.Certificate
+		if def == "" {
+			def = config.DemoCertificate
+		}
+		if ifc.Certificate, err = chooseCertificate(s, c, ifc.Certificate, def); err != nil {
+			return err
+		}
+	}
+	return c.PutInterface(old, ifc)
+}
+
+func netmaskMax(address string) int {
+	if strings.Contains(address, ":") {
+		return 128
+	}
+	return 32
+}
+
+// askService asks whether a service runs on the interface and on which
+// port; 0 is off.
+func askService(s *shell.Session, name string, port, def int, onByDefault bool) (int, error) {
+	on, err := s.YesNo(fmt.Sprintf("Do you want to enable %s on this interface?", name), port != 0 || onByDefault)
+	if err != nil || !on {
+		return 0, err
+	}
+	return askPort(s, fmt.Sprintf("Which port do you want to use for %s?", name), orDefault(port, def))
 }
 
 func interfaceBatch(c *config.Config, args []string) error {
 	verb := strings.ToLower(args[0])
 	switch {
 	case verb == "new" && (len(args) == 4 || len(args) == 6):
-		if err := checkName("interface", func(n string) bool { return c.Interface(n) != nil })(args[1]); err != nil {
-			return err
-		}
 		p, err := netip.ParsePrefix(args[2])
 		if err != nil {
 			return fmt.Errorf("%q is not ADDRESS/PREFIX: write it as 127.0.0.2/8", args[2])
 		}
-		ifc := config.Interface{Name: args[1], Address: p.Addr().String(), Netmask: p.Bits(), Hostname: args[3]}
+		ifc := config.NewInterface(args[1], p.Addr().String(), p.Bits(), args[3])
 		if len(args) == 6 {
-			if err := checkPort(args[4]); err != nil {
+			if err := editInterfaceField(&ifc, "https_port", args[4]); err != nil {
 				return err
 			}
-			ifc.HTTPSPort, _ = strconv.Atoi(args[4])
-			if ifc.Certificate, err = certificateByName(c, args[5]); err != nil {
-				return err
-			}
+			ifc.Certificate = args[5]
 		}
-		c.Interfaces = append(c.Interfaces, ifc)
-		return nil
+		return c.PutInterface("", ifc)
 	case verb == "delete" && len(args) == 2:
-		for i, ifc := range c.Interfaces {
-			if strings.EqualFold(ifc.Name, args[1]) {
-				if users := interfaceUsers(c, ifc.Name); len(users) > 0 {
-					return fmt.Errorf("interface %s is used by %s: move or delete them first (listenerconfig)", ifc.Name, strings.Join(users, ", "))
-				}
-				c.Interfaces = append(c.Interfaces[:i], c.Interfaces[i+1:]...)
-				return nil
-			}
-		}
-		return fmt.Errorf("interface %q does not exist: interfaceconfig lists them", args[1])
+		return c.DeleteInterface(args[1])
 	case verb == "edit" && len(args) == 4:
-		ifc := c.Interface(args[1])
-		if ifc == nil {
-			return fmt.Errorf("interface %q does not exist: interfaceconfig lists them", args[1])
+		ifc, err := c.FindInterface(args[1])
+		if err != nil {
+			return err
 		}
-		switch strings.ToLower(args[2]) {
-		case "certificate":
-			name, err := certificateByName(c, args[3])
-			if err != nil {
-				return err
-			}
-			ifc.Certificate = name
-			return nil
-		case "https_port":
-			if args[3] == "0" {
-				ifc.HTTPSPort = 0
-				return nil
-			}
-			if err := checkPort(args[3]); err != nil {
-				return err
-			}
-			ifc.HTTPSPort, _ = strconv.Atoi(args[3])
-			return nil
-		case "hostname":
-			t := config.Config{Hostname: args[3]}
-			if err := hostnameProblem(&t); err != nil {
-				return err
-			}
-			ifc.Hostname = args[3]
-			return nil
+		next := *ifc
+		if err := editInterfaceField(&next, strings.ToLower(args[2]), args[3]); err != nil {
+			return err
 		}
+		return c.PutInterface(ifc.Name, next)
 	}
 	return usage("interfaceconfig", "interfaceconfig new|edit|delete … (see help interfaceconfig)")
+}
+
+// editInterfaceField applies "interfaceconfig edit NAME FIELD VALUE" to a copy.
+func editInterfaceField(ifc *config.Interface, field, value string) error {
+	var err error
+	switch field {
+	case "certificate":
+		ifc.Certificate = value
+	case "https_port":
+		ifc.HTTPSPort = 0
+		if value != "0" {
+			ifc.HTTPSPort, err = config.ParsePort(value)
+		}
+	case "hostname":
+		ifc.Hostname = value
+	default:
+		return usage("interfaceconfig", "interfaceconfig edit NAME certificate|https_port|hostname VALUE")
+	}
+	return err
 }

@@ -121,7 +121,7 @@ func TestListenerConfigRefusals(t *testing.T) {
 		{"listenerconfig\nnew\n2\nIncomingMail\n", "line 4: a listener named \"IncomingMail\" already exists"},
 		{"listenerconfig\nnew\n2\n9bad\n", "is not a valid listener name"},
 		{"listenerconfig\nnew\n3\n", "That value is not valid"},
-		{"listenerconfig\nnew\n2\nX\n1\n70000\n", "line 6: Value must be a TCP port from 1 to 65535"},
+		{"listenerconfig\nnew\n2\nX\n1\n70000\n", "line 6: port 70000 is out of range: use 1 to 65535"},
 		{"listenerconfig\nnew\n2\nX\n1\n2600\nbad..domain\n", "is not a domain"},
 		{"listenerconfig\nnew\n1\nX\n1\n2600\n10.0.0.0/33\n", "Invalid IP or IP range"},
 		{"listenerconfig new public X Nowhere 2600 a.test\n", `interface "Nowhere" does not exist`},
@@ -129,7 +129,7 @@ func TestListenerConfigRefusals(t *testing.T) {
 		{"listenerconfig edit IncomingMail tls sometimes\n", `"sometimes" is not a TLS level`},
 		{"listenerconfig edit Ghost tls off\n", `listener "Ghost" does not exist`},
 		{"listenerconfig edit IncomingMail limits 1 x 3\n", `"x" is not a positive number`},
-		{"listenerconfig setup -1\n", "is not a connection count"},
+		{"listenerconfig setup -1\n", "listenerconfig setup: Value must be a number from 0 to 100000, not -1"},
 		{fmt.Sprintf("listenerconfig edit OutgoingMail port %d\ncommit clash\n", in), "already used by listener IncomingMail"},
 	}
 	for _, tt := range tests {
@@ -145,13 +145,21 @@ func TestListenerConfigRefusals(t *testing.T) {
 func TestInterfaceConfigCertificateNeedsDemoConfirmation(t *testing.T) {
 	a := startAppliance(t)
 	port := testnet.FreePort(t)
+	require.Equal(t, 0, script(a, "certconfig new Web cn=box.example.test c=US\ninterfaceconfig edit Management certificate Web\ncommit web\n").code)
+	// Choosing Demo where Web is used asks; Enter keeps every other answer.
 	r := script(a, fmt.Sprintf("interfaceconfig\nedit\n1\n\n\n\n\n\n\ny\n%d\n1\ny\n\ncommit gui port\n", port))
 	require.Equal(t, 0, r.code, r.out+r.err)
 	assert.Contains(t, r.out, "Currently configured interfaces:")
 	assert.Contains(t, r.out, `Do you really wish to use the "Demo" certificate? [N]> y`)
 	assert.Equal(t, port, a.Store.Current().Interfaces[0].HTTPSPort)
+	assert.Equal(t, config.DemoCertificate, a.Store.Current().Interfaces[0].Certificate)
 	assert.NotZero(t, a.Store.Current().Interfaces[0].SSHPort, "Enter keeps the SSH port")
 	assert.Contains(t, r.out, fmt.Sprintf("[%d]> \n", a.Store.Current().Interfaces[0].SSHPort), "the current SSH port is the default")
+
+	// Keeping the Demo certificate in use asks nothing again.
+	r = script(a, "interfaceconfig\nedit\nManagement\n\n\n\n\n\n\n\n\n\n\n")
+	require.Equal(t, 0, r.code, r.out+r.err)
+	assert.NotContains(t, r.out, "Do you really wish")
 
 	r = script(a, "interfaceconfig delete Management\n")
 	assert.Equal(t, 1, r.code)

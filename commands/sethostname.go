@@ -6,58 +6,21 @@ import (
 )
 
 func sethostname() shell.Command {
-	return shell.Command{
-		Name:    "sethostname",
-		Summary: "Set the appliance's fully qualified host name (shown in the prompt and SMTP banners).",
-		Help: `Asks for the new host name. Requires commit.
+	return command("sethostname", "Set the appliance's fully qualified host name (shown in the prompt and SMTP banners).", `Asks for the new host name: a fully qualified domain name such as
+mail.example.com (not a single label, not an IP address). Requires commit.
 
 Batch form:
-  sethostname NAME`,
-		Run: func(s *shell.Session, args []string) error {
-			c := s.Pending.Config()
-			check := func(a string) error {
-				t := c.Clone()
-				t.Hostname = a
-				return hostnameProblem(t)
-			}
-			name := ""
-			switch len(args) {
-			case 1:
-				if err := check(args[0]); err != nil {
-					return err
-				}
-				name = args[0]
-			case 0:
-				var err error
-				if name, err = s.Text("Enter the hostname.", c.Hostname, check); err != nil {
-					return err
-				}
-			default:
-				return usage("sethostname", "sethostname NAME")
-			}
-			c.Hostname = name
-			return nil
-		},
-	}
-}
-
-// hostnameProblem returns the validation problem of the hostname field, if any.
-func hostnameProblem(c *config.Config) error {
-	err := config.Validate(c)
-	if err == nil {
-		return nil
-	}
-	for _, e := range unwrapAll(err) {
-		if p, ok := e.(config.Problem); ok && p.Path == "hostname" {
-			return p
+  sethostname NAME`, func(s *shell.Session, args []string) error {
+		if len(args) != 1 {
+			return usage("sethostname", "sethostname NAME")
 		}
-	}
-	return nil
-}
-
-func unwrapAll(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
+		return s.Pending.Config().SetHostname(args[0])
+	}, func(s *shell.Session) error {
+		c := s.Pending.Config()
+		name, err := s.Text("Enter the hostname.", c.Hostname, config.CheckHostname)
+		if err != nil {
+			return err
+		}
+		return c.SetHostname(name)
+	})
 }

@@ -19,9 +19,11 @@ Dialog: sslconfig prints the current methods and ciphers, then the operations:
                           the OpenSSL cipher string for TLS v1.0-v1.2, and
                           TLS renegotiation (GUI and INBOUND).
   VERIFY                  expand a cipher string into the suites it selects.
-  OTHER_CLIENT_TLSV10     allow TLS v1.0 for the other TLS client services.
-  PEER_CERT_FQDN          peer certificate FQDN validation (outbound).
-  PEER_CERT_X509          peer certificate X.509 validation (outbound).
+  OTHER_CLIENT_TLSV10     allow TLS v1.0 for the other TLS client services,
+  PEER_CERT_FQDN          peer certificate FQDN validation (outbound),
+  PEER_CERT_X509          peer certificate X.509 validation (outbound): each
+                          says its state and offers ENABLE or DISABLE;
+                          Enter keeps it.
 TLS v1.3 always uses its three fixed suites; cipher strings do not apply to it.
 
 Batch forms:
@@ -59,66 +61,37 @@ var sslToggles = []sslToggle{
 }
 
 func sslconfig() shell.Command {
-	return shell.Command{
-		Name:    "sslconfig",
-		Summary: "Configure TLS methods and ciphers for GUI HTTPS, inbound and outbound SMTP.",
-		Help:    sslconfigHelp,
-		Run: func(s *shell.Session, args []string) error {
-			if len(args) > 0 {
-				return sslBatch(s, args)
-			}
-			return sslDialog(s)
-		},
-	}
+	return command("sslconfig", "Configure TLS methods and ciphers for GUI HTTPS, inbound and outbound SMTP.", sslconfigHelp, sslBatch, sslDialog)
 }
 
 func sslDialog(s *shell.Session) error {
-	for {
-		ssl := &s.Pending.Config().SSL
-		printSSL(s, ssl)
-		ops := []shell.Op{
-			{Word: "GUI", Description: "Edit GUI HTTPS ssl settings."},
-			{Word: "INBOUND", Description: "Edit Inbound SMTP ssl settings."},
-			{Word: "OUTBOUND", Description: "Edit Outbound SMTP ssl settings."},
-			{Word: "VERIFY", Description: "Verify and show ssl cipher list."},
+	ssl := func() *config.SSL { return &s.Pending.Config().SSL }
+	return loopMenu(s, func() { printSSL(s, ssl()) }, func() []menuOp {
+		ops := []menuOp{
+			{"GUI", "Edit GUI HTTPS ssl settings.", func() error { return editService(s, sslServices[0]) }},
+			{"INBOUND", "Edit Inbound SMTP ssl settings.", func() error { return editService(s, sslServices[1]) }},
+			{"OUTBOUND", "Edit Outbound SMTP ssl settings.", func() error { return editService(s, sslServices[2]) }},
+			{"VERIFY", "Verify and show ssl cipher list.", func() error { return verifyDialog(s) }},
 		}
 		for _, t := range sslToggles {
-			verb := "Enable"
-			if *t.get(ssl) {
-				verb = "Disable"
-			}
-			ops = append(ops, shell.Op{Word: t.word, Description: verb + " " + t.what + "."})
+			ops = append(ops, menuOp{t.word, "Configure " + t.what + ".", func() error { return toggleMenu(s, t.what, t.get(ssl())) }})
 		}
-		choice, err := s.Menu(ops)
-		if err != nil || choice == "" {
+		return ops
+	})
+}
+
+func verifyDialog(s *shell.Session) error {
+	str, err := askNew(s, "Enter the ssl cipher you want to verify.", func(string) error { return nil })
+	if err != nil {
+		return err
+	}
+	if err := printVerify(s, str); err != nil {
+		if !s.Interactive() {
 			return err
 		}
-		switch choice {
-		case "VERIFY":
-			str, err := s.Text("Enter the ssl cipher you want to verify.", "", nil)
-			if err != nil {
-				return err
-			}
-			if err := printVerify(s, str); err != nil {
-				if !s.Interactive() {
-					return err
-				}
-				s.Println(err)
-			}
-		case "GUI", "INBOUND", "OUTBOUND":
-			if err := editService(s, serviceByWord(choice)); err != nil {
-				return err
-			}
-		default:
-			for _, t := range sslToggles {
-				if t.word == choice {
-					v := t.get(&s.Pending.Config().SSL)
-					*v = !*v
-					s.Printf("\n%s is now %s (pending until commit).\n", capitalize(t.what), strings.ToLower(enableWord(*v)))
-				}
-			}
-		}
+		s.Println(err)
 	}
+	return nil
 }
 
 func serviceByWord(w string) sslService {
@@ -129,8 +102,6 @@ func serviceByWord(w string) sslService {
 	}
 	return sslService{}
 }
-
-func capitalize(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
 func printSSL(s *shell.Session, ssl *config.SSL) {
 	s.Println()

@@ -1,8 +1,12 @@
 package commands
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
+	"relaybox/config"
+	"relaybox/mailengine"
 	"relaybox/shell"
 )
 
@@ -24,7 +28,7 @@ Batch form:
 			s.Printf("Status as of:            %s\n", stamp(time.Now()))
 			s.Printf("Up since:                %s (%s)\n", stamp(st.Started), time.Since(st.Started).Round(time.Second))
 			s.Printf("Version:                 %s\n", app.Version)
-			s.Printf("Configuration version:   %d (committed %s by %s: %q)\n", c.Version, stamp(c.Time), c.User, c.Comment)
+			s.Printf("Configuration version:   %d (committed %s by %s: \"%s\")\n", c.Version, stamp(c.Time), config.EscapeControl(c.User), config.EscapeControl(c.Comment))
 			s.Printf("Uncommitted changes:     %s\n", map[bool]string{true: "yes (this session)", false: "none"}[s.Pending.Changed()])
 			if app.Queue != nil {
 				s.Printf("Messages in queue:       %d\n", app.Queue.Count())
@@ -35,12 +39,24 @@ Batch form:
 			}
 			s.Println()
 			s.Printf("%-6s %-14s %-22s %-17s %s\n", "Kind", "Name", "Address", "TLS", "Connections")
-			for _, e := range st.Endpoints {
+			endpoints := slices.Clone(st.Endpoints)
+			slices.SortStableFunc(endpoints, func(x, y mailengine.EndpointStatus) int {
+				return cmp.Or(cmp.Compare(kindOrder(x.Kind), kindOrder(y.Kind)), cmp.Compare(x.Name, y.Name))
+			})
+			for _, e := range endpoints {
 				s.Printf("%-6s %-14s %-22s %-17s %d\n", e.Kind, e.Name, e.Addr, e.TLS, e.Active)
 			}
 			return nil
 		},
 	}
+}
+
+// kindOrder lists the SMTP listeners first, then the other services.
+func kindOrder(kind string) int {
+	if i := slices.Index([]string{"smtp", "https", "ssh"}, kind); i >= 0 {
+		return i
+	}
+	return 9
 }
 
 func version(app *App) shell.Command {

@@ -19,24 +19,36 @@ const SchemaVersion = 1
 
 // Config is the whole appliance configuration. A committed Config is never
 // modified; sessions edit a Clone.
+//
+// Every field is a merge section (see ChangedSections) named by its
+// "section" tag, or by its YAML key when it has none; "-" marks the commit
+// metadata, and "split" a struct whose fields are sections of their own.
 type Config struct {
-	Schema  int       `yaml:"schema"`
-	Version int       `yaml:"version"`
-	Time    time.Time `yaml:"time"`
-	User    string    `yaml:"user"`
-	Comment string    `yaml:"comment"`
+	Schema  int       `yaml:"schema" section:"-"`
+	Version int       `yaml:"version" section:"-"`
+	Time    time.Time `yaml:"time" section:"-"`
+	User    string    `yaml:"user" section:"-"`
+	Comment string    `yaml:"comment" section:"-"`
 
-	Hostname     string        `yaml:"hostname"`
-	SSL          SSL           `yaml:"ssl"`
-	Inbound      Inbound       `yaml:"inbound"`
-	Interfaces   []Interface   `yaml:"interfaces"`
-	Listeners    []Listener    `yaml:"listeners"`
-	Certificates []Certificate `yaml:"certificates"`
-	Trust        Trust         `yaml:"trust"`
-	Routes       []Route       `yaml:"routes"`
-	Destinations Destinations  `yaml:"destinations"`
-	Delivery     Delivery      `yaml:"delivery"`
-	Users        []User        `yaml:"users"`
+	Hostname     string        `yaml:"hostname" section:"hostname"`
+	SSL          SSL           `yaml:"ssl" section:"split"`
+	Inbound      Inbound       `yaml:"inbound" section:"listenerconfig SETUP"`
+	Interfaces   []Interface   `yaml:"interfaces" section:"interfaces"`
+	Listeners    []Listener    `yaml:"listeners" section:"listeners"`
+	Certificates []Certificate `yaml:"certificates" section:"certificates"`
+	Trust        Trust         `yaml:"trust" section:"certconfig CERTAUTHORITY"`
+	Routes       []Route       `yaml:"routes" section:"smtproutes"`
+	Destinations Destinations  `yaml:"destinations" section:"destconfig"`
+	Delivery     Delivery      `yaml:"delivery" section:"deliveryconfig"`
+	Users        []User        `yaml:"users" section:"users"`
+	Rollback     Rollback      `yaml:"rollback" section:"rollbackconfig SETUP"`
+}
+
+// Rollback is rollbackconfig SETUP. The store keeps its history of committed
+// versions either way (a restart after a crash needs it); Disabled only
+// hides rollbackconfig ROLLBACK and refuses "rollbackconfig VERSION".
+type Rollback struct {
+	Disabled bool `yaml:"disabled"`
 }
 
 // UseDNS is the smtproutes destination meaning "deliver by MX lookup".
@@ -181,13 +193,13 @@ type CA struct {
 
 // SSL is what sslconfig edits.
 type SSL struct {
-	GUI      Service `yaml:"gui"`
-	Inbound  Service `yaml:"inbound"`
-	Outbound Service `yaml:"outbound"`
+	GUI      Service `yaml:"gui" section:"sslconfig GUI"`
+	Inbound  Service `yaml:"inbound" section:"sslconfig INBOUND"`
+	Outbound Service `yaml:"outbound" section:"sslconfig OUTBOUND"`
 	// OtherClientTLSv10 lets the box's other TLS clients (LDAP, updater, …) use TLS 1.0 too.
-	OtherClientTLSv10 bool `yaml:"other_client_tlsv10"`
-	PeerCertFQDN      bool `yaml:"peer_cert_fqdn"`
-	PeerCertX509      bool `yaml:"peer_cert_x509"`
+	OtherClientTLSv10 bool `yaml:"other_client_tlsv10" section:"sslconfig OTHER_CLIENT_TLSV10"`
+	PeerCertFQDN      bool `yaml:"peer_cert_fqdn" section:"sslconfig PEER_CERT_FQDN"`
+	PeerCertX509      bool `yaml:"peer_cert_x509" section:"sslconfig PEER_CERT_X509"`
 }
 
 // Service is the TLS setting of one service: GUI HTTPS, inbound or outbound SMTP.
@@ -456,12 +468,11 @@ func Decode(data []byte) (*Config, error) {
 // fillAbsentSections gives sections that a document written by an earlier
 // release lacks their defaults (their zero values are not valid).
 func fillAbsentSections(c *Config) {
-	def := Defaults(FirstStart{})
 	if c.Destinations.Default == (DestPolicy{}) {
-		c.Destinations.Default = def.Destinations.Default
+		c.Destinations.Default = DefaultDestination()
 	}
 	if c.Delivery == (Delivery{}) {
-		c.Delivery = def.Delivery
+		c.Delivery = NewDelivery("")
 	}
 	if c.Delivery.Resolver == "" {
 		c.Delivery.Resolver = SystemResolver

@@ -73,7 +73,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		{"port range", func(c *Config) { c.Listeners[0].Port = 70000 }, []string{"port 70000 is out of range"}},
 		{"missing cert", func(c *Config) { c.Listeners[0].Certificate = "Nope" }, []string{`certificate "Nope" does not exist`}},
 		{"bad domain", func(c *Config) { c.Listeners[0].Domains = []string{"exa mple"} }, []string{"is not a domain"}},
-		{"bad relay", func(c *Config) { c.Listeners[1].RelayFrom = []string{"10.0.0.0/33"} }, []string{"is not a network"}},
+		{"bad relay", func(c *Config) { c.Listeners[1].RelayFrom = []string{"10.0.0.0/33"} }, []string{"Invalid IP or IP range"}},
 		{"two at once", func(c *Config) { c.Hostname = ""; c.Listeners[0].TLS = "sometimes" },
 			[]string{"hostname:", `"sometimes" is not a TLS level`}},
 		{"no users", func(c *Config) { c.Users = nil }, []string{"users: no administrator account with a password", "add one", "bcrypt hash"}},
@@ -424,6 +424,6 @@ func TestRouteAndDestinationValidation(t *testing.T) {
 		})
 	}
 	for _, ok := range []string{"mx.a.test", "mx.a.test:2525", "127.0.0.1:25", "[::1]:25", "usedns"} {
-		assert.NoError(t, ValidRouteHost(ok), ok)
+		assert.NoError(t, CheckRouteHost(ok), ok)
 	}
 }

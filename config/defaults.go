@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Default cipher strings (AsyncOS 15.5, seed 001). TLS 1.3 suites are fixed.
 const (
@@ -43,8 +46,20 @@ type FirstStart struct {
 // DefaultPorts are the unprivileged ports of a fresh appliance.
 var DefaultPorts = FirstStart{Address: "127.0.0.1", SMTPPort: 2525, SubmissionPort: 2587, HTTPSPort: 8443, SSHPort: 2222}
 
+// Default values of new objects.
+const (
+	DefaultSMTPPort  = 25  // listenerconfig NEW
+	DefaultSSHPort   = 22  // interfaceconfig, when SSH is turned on
+	DefaultHTTPSPort = 443 // interfaceconfig, when HTTPS is turned on
+	DefaultNetmask   = 24  // interfaceconfig NEW
+)
+
+// DefaultRelayFrom are the networks a new private listener relays for: this host.
+var DefaultRelayFrom = []string{"127.0.0.0/8", "::1/128"}
+
 // Defaults returns the embedded first-start configuration (version 0, not yet committed).
 func Defaults(fs FirstStart) *Config {
+	host := QualifyHostname(fs.Hostname)
 	methods := func() []Method { return []Method{TLS11, TLS12} }
 	listener := func(name, typ string, port int) Listener {
 		l := NewListener(name, typ, ManagementIface, port)
@@ -54,28 +69,38 @@ func Defaults(fs FirstStart) *Config {
 	in := listener(IncomingListener, ListenerPublic, fs.SMTPPort)
 	in.Domains = append([]string(nil), fs.Domains...)
 	out := listener(OutgoingListener, ListenerPrivate, fs.SubmissionPort)
-	out.RelayFrom = []string{"127.0.0.0/8", "::1/128"}
+	out.RelayFrom = slices.Clone(DefaultRelayFrom)
+	mgmt := NewInterface(ManagementIface, fs.Address, 8, host)
+	mgmt.HTTPSPort, mgmt.SSHPort, mgmt.Certificate = fs.HTTPSPort, fs.SSHPort, fs.Demo.Name
 	return &Config{
 		Schema:   SchemaVersion,
-		Hostname: fs.Hostname,
+		Hostname: host,
 		SSL: SSL{
 			GUI:      Service{Methods: methods(), Ciphers: DefaultGUICiphers},
 			Inbound:  Service{Methods: methods(), Ciphers: DefaultInboundCiphers},
 			Outbound: Service{Methods: methods(), Ciphers: DefaultOutboundCiphers},
 		},
-		Interfaces: []Interface{{
-			Name: ManagementIface, Address: fs.Address, Netmask: 8, Hostname: fs.Hostname,
-			HTTPSPort: fs.HTTPSPort, SSHPort: fs.SSHPort, Certificate: fs.Demo.Name,
-		}},
+		Interfaces:   []Interface{mgmt},
 		Listeners:    []Listener{in, out},
 		Certificates: []Certificate{fs.Demo},
 		Trust:        Trust{System: true, Custom: true},
-		Destinations: Destinations{Default: DestPolicy{TLS: DestTLSNone, MaxConnections: 500, MaxMessagesPerConnection: 50}},
-		Delivery: Delivery{Interface: "Auto", MaxConnections: 500,
-			RetryInitial: Duration(time.Minute), RetryMax: Duration(time.Hour), MaxQueueLifetime: Duration(72 * time.Hour),
-			Resolver: orSystem(fs.Resolver)},
-		Users: []User{{Name: DefaultAdminUser, PasswordHash: fs.AdminHash}},
+		Destinations: Destinations{Default: DefaultDestination()},
+		Delivery:     NewDelivery(fs.Resolver),
+		Users:        []User{{Name: DefaultAdminUser, PasswordHash: fs.AdminHash}},
 	}
+}
+
+// QualifyHostname makes a first-start host name fully qualified, as the
+// configuration requires: a machine name without a domain ("vm") gets
+// ".localdomain", one that is no host name at all becomes relaybox.localdomain.
+func QualifyHostname(h string) string {
+	switch {
+	case CheckHostname(h) == nil:
+		return h
+	case CheckHostname(h+".localdomain") == nil:
+		return h + ".localdomain"
+	}
+	return "relaybox.localdomain"
 }
 
 // NewListener returns a listener with the default limits, TLS off and no
@@ -88,9 +113,33 @@ func NewListener(name, typ, iface string, port int) Listener {
 	}
 }
 
-func orSystem(r string) string {
-	if r == "" {
-		return SystemResolver
-	}
-	return r
+// NewInterface returns an interface without SSH and HTTPS: what
+// interfaceconfig NEW and the first start begin from.
+func NewInterface(name, address string, netmask int, hostname string) Interface {
+	return Interface{Name: name, Address: address, Netmask: netmask, Hostname: hostname}
 }
+
+// DefaultDestination is the first-start DEFAULT entry of destination controls.
+func DefaultDestination() DestPolicy {
+	return DestPolicy{TLS: DestTLSNone, MaxConnections: 500, MaxMessagesPerConnection: 50}
+}
+
+// NewDestination returns an entry for a domain that follows DEFAULT in everything.
+func NewDestination(domain string) DestPolicy { return DestPolicy{Domain: domain} }
+
+// NewDelivery returns the first-start delivery settings; resolver "" is the system's.
+func NewDelivery(resolver string) Delivery {
+	if resolver == "" {
+		resolver = SystemResolver
+	}
+	return Delivery{Interface: AutoInterface, MaxConnections: 500,
+		RetryInitial: Duration(time.Minute), RetryMax: Duration(time.Hour), MaxQueueLifetime: Duration(72 * time.Hour),
+		Resolver: resolver}
+}
+
+// TimeFormat is how the appliance prints times, with the time zone as
+// AsyncOS shows it: "Changes committed: Tue Sep 22 09:05:00 2026 CEST".
+const TimeFormat = "Mon Jan _2 15:04:05 2006 MST"
+
+// Stamp formats a time in the local time zone.
+func Stamp(t time.Time) string { return t.Local().Format(TimeFormat) }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -136,7 +137,8 @@ func (s *Store) Commit(ctx context.Context, req CommitRequest, a Applier) (*Conf
 	next.Version = cur.Version + 1
 	next.Time = time.Now().UTC().Truncate(time.Second)
 	next.User = req.User
-	next.Comment = req.Comment
+	// Another admin's rollbackconfig prints it: never store a control character raw.
+	next.Comment = EscapeControl(req.Comment)
 	if err := a.Apply(ctx, next); err != nil {
 		return nil, fmt.Errorf("applying the configuration failed, the appliance keeps version %d and nothing was saved: %w", cur.Version, err)
 	}
@@ -247,34 +249,51 @@ func (s *Store) readVersion(v int) (*Config, error) {
 
 // section is a part of the document that two sessions may edit independently.
 type section struct {
-	name string
-	get  func(*Config) any // a pointer into the config
+	name  string
+	index []int // the field's index path in Config
 }
 
-var sections = []section{
-	{"hostname", func(c *Config) any { return &c.Hostname }},
-	{"sslconfig GUI", func(c *Config) any { return &c.SSL.GUI }},
-	{"sslconfig INBOUND", func(c *Config) any { return &c.SSL.Inbound }},
-	{"sslconfig OUTBOUND", func(c *Config) any { return &c.SSL.Outbound }},
-	{"sslconfig OTHER_CLIENT_TLSV10", func(c *Config) any { return &c.SSL.OtherClientTLSv10 }},
-	{"sslconfig PEER_CERT_FQDN", func(c *Config) any { return &c.SSL.PeerCertFQDN }},
-	{"sslconfig PEER_CERT_X509", func(c *Config) any { return &c.SSL.PeerCertX509 }},
-	{"interfaces", func(c *Config) any { return &c.Interfaces }},
-	{"listeners", func(c *Config) any { return &c.Listeners }},
-	{"listenerconfig SETUP", func(c *Config) any { return &c.Inbound }},
-	{"certificates", func(c *Config) any { return &c.Certificates }},
-	{"certconfig CERTAUTHORITY", func(c *Config) any { return &c.Trust }},
-	{"smtproutes", func(c *Config) any { return &c.Routes }},
-	{"destconfig", func(c *Config) any { return &c.Destinations }},
-	{"deliveryconfig", func(c *Config) any { return &c.Delivery }},
-	{"users", func(c *Config) any { return &c.Users }},
+func (sec section) get(c *Config) reflect.Value {
+	return reflect.ValueOf(c).Elem().FieldByIndex(sec.index)
+}
+
+// sections are derived from Config's fields (see its doc comment), so a new
+// field is merged as a section of its own and never dropped by a merge.
+var sections = deriveSections(reflect.TypeFor[Config](), nil)
+
+func deriveSections(t reflect.Type, parent []int) []section {
+	var out []section
+	for i := range t.NumField() {
+		f := t.Field(i)
+		index := append(slices.Clone(parent), i)
+		switch tag := f.Tag.Get("section"); tag {
+		case "-":
+		case "split":
+			out = append(out, deriveSections(f.Type, index)...)
+		case "":
+			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			out = append(out, section{name: key, index: index})
+		default:
+			out = append(out, section{name: tag, index: index})
+		}
+	}
+	return out
+}
+
+// SectionNames lists the merge sections in document order.
+func SectionNames() []string {
+	out := make([]string, len(sections))
+	for i, sec := range sections {
+		out[i] = sec.name
+	}
+	return out
 }
 
 // ChangedSections names the sections in which a and b differ.
 func ChangedSections(a, b *Config) []string {
 	var out []string
 	for _, sec := range sections {
-		if !sameYAML(sec.get(a), sec.get(b)) {
+		if !sameYAML(sec.get(a).Interface(), sec.get(b).Interface()) {
 			out = append(out, sec.name)
 		}
 	}
@@ -296,14 +315,14 @@ func merge(base, pending, cur *Config) (*Config, error) {
 	}
 	if len(clash) > 0 {
 		return nil, fmt.Errorf("version %d was committed by %s at %s after you started editing, and it changed the same settings as you (%s); nothing was committed: run clearchanges and make your changes again",
-			cur.Version, cur.User, cur.Time.Format(time.RFC1123), strings.Join(clash, ", "))
+			cur.Version, EscapeControl(cur.User), Stamp(cur.Time), strings.Join(clash, ", "))
 	}
 	out := cur.Clone()
 	src := pending.Clone()
 	for _, sec := range sections {
 		for _, m := range mine {
 			if m == sec.name {
-				reflect.ValueOf(sec.get(out)).Elem().Set(reflect.ValueOf(sec.get(src)).Elem())
+				sec.get(out).Set(sec.get(src))
 			}
 		}
 	}

@@ -6,62 +6,89 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strings"
+	"time"
 
 	"relaybox/cipherstring"
 )
 
-// Problem is one validation finding, located by its path in the document.
+// Problem is one validation finding, located by its path in the document
+// (empty when a mutation function reports on the object it was given).
 type Problem struct {
 	Path    string
 	Message string
 }
 
-func (p Problem) Error() string { return p.Path + ": " + p.Message }
-
-var (
-	nameRE     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
-	hostnameRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
-	domainRE   = regexp.MustCompile(`^\.?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
-	keyRefRE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
+func (p Problem) Error() string {
+	if p.Path == "" {
+		return p.Message
+	}
+	return p.Path + ": " + p.Message
+}
 
 // Validate checks the whole document and reports every problem at once
 // (joined with errors.Join), each naming where it is and how to fix it.
 func Validate(c *Config) error {
 	v := &validator{}
 	v.check(c.Schema == SchemaVersion, "schema", "must be %d", SchemaVersion)
-	v.check(hostnameRE.MatchString(c.Hostname) && len(c.Hostname) <= 253, "hostname",
-		"%q is not a valid hostname: use letters, digits, '-' and '.', e.g. mail.example.com", c.Hostname)
+	v.add("hostname", CheckHostname(c.Hostname))
 	v.service("ssl.gui", c.SSL.GUI)
 	v.service("ssl.inbound", c.SSL.Inbound)
 	v.service("ssl.outbound", c.SSL.Outbound)
-	v.certificates(c)
-	v.interfaces(c)
-	v.listeners(c)
-	v.check(c.Inbound.MaxConnections >= 0, "inbound.max_connections", "must be 0 (no global cap) or positive")
-	v.routes(c)
+	for i, cert := range c.Certificates {
+		v.certificate(fmt.Sprintf("certificates[%d]", i), cert, keys(c.Certificates[:i], -1))
+	}
+	for i, ca := range c.Trust.CustomCAs {
+		v.authority(fmt.Sprintf("trust.custom_cas[%d]", i), ca, keys(c.Trust.CustomCAs[:i], -1))
+	}
+	for i, ifc := range c.Interfaces {
+		v.iface(c, fmt.Sprintf("interfaces[%d]", i), ifc, keys(c.Interfaces[:i], -1))
+	}
+	for i, l := range c.Listeners {
+		v.listener(c, fmt.Sprintf("listeners[%d]", i), l, keys(c.Listeners[:i], -1))
+	}
+	v.ports(c)
+	v.add("inbound.max_connections", InboundConnectionRange.Check(c.Inbound.MaxConnections))
+	for i, r := range c.Routes {
+		v.route(fmt.Sprintf("routes[%d]", i), r, keys(c.Routes[:i], -1))
+	}
 	v.destinations(c)
 	v.delivery(c)
 	v.users(c)
-	return errors.Join(v.problems...)
+	return v.err()
 }
 
-type validator struct{ problems []error }
+// validator collects problems. A bare one (used by the mutation functions,
+// which check one object) drops the paths: the messages name the input.
+type validator struct {
+	problems []error
+	bare     bool
+}
+
+func (v *validator) add(path string, err error) {
+	if err == nil {
+		return
+	}
+	if v.bare {
+		path = ""
+	}
+	v.problems = append(v.problems, Problem{Path: path, Message: err.Error()})
+}
 
 func (v *validator) check(ok bool, path, format string, args ...any) {
 	if !ok {
-		v.problems = append(v.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+		v.add(path, fmt.Errorf(format, args...))
 	}
 }
+
+func (v *validator) err() error { return errors.Join(v.problems...) }
 
 // ServiceProblems checks one service's methods and cipher string; sslconfig
 // uses it to refuse an answer at the prompt.
 func ServiceProblems(path string, s Service) error {
 	v := &validator{}
 	v.service(path, s)
-	return errors.Join(v.problems...)
+	return v.err()
 }
 
 func (v *validator) service(path string, s Service) {
@@ -81,7 +108,7 @@ func (v *validator) service(path string, s Service) {
 	v.check(!s.Renegotiation, path+".renegotiation", "TLS renegotiation cannot be enabled: the TLS stack refuses renegotiation; set it to false")
 	res, err := Offered(s.Ciphers)
 	if err != nil {
-		v.check(false, path+".ciphers", "%v", err)
+		v.add(path+".ciphers", err)
 		return
 	}
 	lo, _ := VersionRange(s.Methods)
@@ -119,40 +146,51 @@ func methodLabels(ms []Method, max uint16) []string {
 	return out
 }
 
-func (v *validator) certificates(c *Config) {
-	seen := map[string]bool{}
-	for i, cert := range c.Certificates {
-		path := fmt.Sprintf("certificates[%d]", i)
-		v.check(nameRE.MatchString(cert.Name), path+".name", "%q is not a valid name: start with a letter, then letters, digits, '_', '-' or '.'", cert.Name)
-		v.check(!seen[strings.ToLower(cert.Name)], path+".name", "duplicate certificate name %q: names must be unique", cert.Name)
-		seen[strings.ToLower(cert.Name)] = true
-		block, _ := pem.Decode([]byte(cert.PEM))
-		v.check(block != nil && block.Type == "CERTIFICATE", path+".pem", "certificate %q holds no PEM CERTIFICATE block", cert.Name)
-		v.check(keyRefRE.MatchString(cert.Key), path+".key", "certificate %q has no valid key reference (64 hex digits)", cert.Name)
+// name checks a name and that none of others has it.
+func (v *validator) name(path, kind, name string, others []string) {
+	if err := CheckName(kind, name); err != nil {
+		v.add(path, err)
+		return
+	}
+	v.add(path, nameClash(kind, name, others))
+}
+
+func (v *validator) certificate(path string, cert Certificate, others []string) {
+	v.name(path+".name", KindCertificate, cert.Name, others)
+	block, _ := pem.Decode([]byte(cert.PEM))
+	v.check(block != nil && block.Type == "CERTIFICATE", path+".pem", "certificate %q holds no PEM CERTIFICATE block", cert.Name)
+	v.check(keyRefRE.MatchString(cert.Key), path+".key", "certificate %q has no valid key reference (64 hex digits)", cert.Name)
+}
+
+func (v *validator) authority(path string, ca CA, others []string) {
+	v.name(path+".name", KindAuthority, ca.Name, others)
+	block, _ := pem.Decode([]byte(ca.PEM))
+	v.check(block != nil && block.Type == "CERTIFICATE", path+".pem", "custom authority %q holds no PEM CERTIFICATE block", ca.Name)
+}
+
+func (v *validator) iface(c *Config, path string, ifc Interface, others []string) {
+	v.name(path+".name", KindInterface, ifc.Name, others)
+	v.add(path+".address", CheckAddress(ifc.Address))
+	if CheckAddress(ifc.Address) == nil {
+		v.add(path+".netmask", CheckNetmask(ifc.Address, ifc.Netmask))
+	}
+	v.add(path+".hostname", CheckHostname(ifc.Hostname))
+	if ifc.HTTPSPort != 0 {
+		v.add(path+".https_port", CheckPort(ifc.HTTPSPort))
+		v.add(path+".certificate", c.checkCertificate(ifc.Certificate))
+	}
+	if ifc.SSHPort != 0 {
+		v.add(path+".ssh_port", CheckPort(ifc.SSHPort))
 	}
 }
 
-func (v *validator) interfaces(c *Config) {
-	seen := map[string]bool{}
+// ports reports two services on one address and port.
+func (v *validator) ports(c *Config) {
 	ports := map[string]string{}
 	for i, ifc := range c.Interfaces {
 		path := fmt.Sprintf("interfaces[%d]", i)
-		v.check(nameRE.MatchString(ifc.Name), path+".name", "%q is not a valid interface name", ifc.Name)
-		v.check(!seen[strings.ToLower(ifc.Name)], path+".name", "duplicate interface name %q", ifc.Name)
-		seen[strings.ToLower(ifc.Name)] = true
-		addr, err := netip.ParseAddr(ifc.Address)
-		v.check(err == nil, path+".address", "%q is not an IP address", ifc.Address)
-		if err == nil {
-			v.check(ifc.Netmask >= 0 && ifc.Netmask <= addr.BitLen(), path+".netmask", "netmask /%d is out of range for %s", ifc.Netmask, ifc.Address)
-		}
-		v.check(hostnameRE.MatchString(ifc.Hostname), path+".hostname", "%q is not a valid hostname", ifc.Hostname)
-		v.port(path+".https_port", ifc.HTTPSPort, true)
-		v.port(path+".ssh_port", ifc.SSHPort, true)
 		v.claim(ports, ifc.Address, ifc.HTTPSPort, path+".https_port", "HTTPS on interface "+ifc.Name)
 		v.claim(ports, ifc.Address, ifc.SSHPort, path+".ssh_port", "SSH on interface "+ifc.Name)
-		if ifc.HTTPSPort != 0 {
-			v.check(c.Certificate(ifc.Certificate) != nil, path+".certificate", "certificate %q does not exist: choose one listed by certconfig", ifc.Certificate)
-		}
 	}
 	for i, l := range c.Listeners {
 		if ifc := c.Interface(l.Interface); ifc != nil {
@@ -174,59 +212,49 @@ func (v *validator) claim(ports map[string]string, addr string, port int, path, 
 	ports[key] = what
 }
 
-func (v *validator) port(path string, p int, optional bool) {
-	if optional && p == 0 {
-		return
+func (v *validator) listener(c *Config, path string, l Listener, others []string) {
+	v.name(path+".name", KindListener, l.Name, others)
+	v.check(l.Type == ListenerPublic || l.Type == ListenerPrivate, path+".type", "%q is not a listener type: use public or private", l.Type)
+	_, err := c.FindInterface(l.Interface)
+	v.add(path+".interface", err)
+	v.add(path+".port", CheckPort(l.Port))
+	v.add(path+".tls", CheckTLSLevel(l.TLS))
+	if l.TLS != TLSOff {
+		v.add(path+".certificate", c.checkCertificate(l.Certificate))
 	}
-	v.check(p >= 1 && p <= 65535, path, "port %d is out of range: use 1 to 65535", p)
+	for _, d := range l.Domains {
+		v.add(path+".domains", CheckDomain(d))
+	}
+	for _, n := range l.RelayFrom {
+		v.add(path+".relay_from", CheckNetwork(n))
+	}
+	v.add(path+".max_message_bytes", MessageSizeRange.Check(int(l.MaxMessageBytes)))
+	v.add(path+".max_recipients", RecipientRange.Check(l.MaxRecipients))
+	v.add(path+".max_connections", ListenerConnectionRange.Check(l.MaxConnections))
+	v.add(path+".max_connections_per_ip", PerIPRange(l.MaxConnections).Check(l.MaxConnectionsPerIP))
+	v.add(path+".idle_timeout", IdleSecondsRange.Check(int(time.Duration(l.IdleTimeout)/time.Second)))
 }
 
-func (v *validator) listeners(c *Config) {
-	seen := map[string]bool{}
-	for i, l := range c.Listeners {
-		path := fmt.Sprintf("listeners[%d]", i)
-		v.check(nameRE.MatchString(l.Name), path+".name", "%q is not a valid listener name", l.Name)
-		v.check(!seen[strings.ToLower(l.Name)], path+".name", "duplicate listener name %q", l.Name)
-		seen[strings.ToLower(l.Name)] = true
-		v.check(l.Type == ListenerPublic || l.Type == ListenerPrivate, path+".type", "%q is not a listener type: use public or private", l.Type)
-		v.check(c.Interface(l.Interface) != nil, path+".interface", "interface %q does not exist", l.Interface)
-		v.port(path+".port", l.Port, false)
-		v.check(validLevel(l.TLS), path+".tls", "%q is not a TLS level: use off, preferred, required, preferred-verify or required-verify", l.TLS)
-		if l.TLS != TLSOff {
-			v.check(c.Certificate(l.Certificate) != nil, path+".certificate", "certificate %q does not exist: choose one listed by certconfig", l.Certificate)
-		}
-		for _, d := range l.Domains {
-			v.check(domainRE.MatchString(d), path+".domains", "%q is not a domain: write example.com, or .example.com for its subdomains", d)
-		}
-		for _, n := range l.RelayFrom {
-			_, err := netip.ParsePrefix(n)
-			v.check(err == nil, path+".relay_from", "%q is not a network: write it as CIDR, e.g. 192.0.2.0/24", n)
-		}
-		v.check(l.MaxMessageBytes > 0, path+".max_message_bytes", "must be positive")
-		v.check(l.MaxRecipients > 0, path+".max_recipients", "must be positive")
-		v.check(l.MaxConnections > 0, path+".max_connections", "must be positive")
-		v.check(l.MaxConnectionsPerIP > 0 && l.MaxConnectionsPerIP <= max(l.MaxConnections, 1), path+".max_connections_per_ip",
-			"must be positive and at most max_connections (%d)", l.MaxConnections)
-		v.check(l.IdleTimeout > 0, path+".idle_timeout", "must be positive, e.g. 5m")
-	}
-}
+// PerIPRange is the range of a listener's connections from one address: at
+// most its connections in total.
+func PerIPRange(total int) Range { return Range{1, max(total, 1)} }
 
-func validLevel(level string) bool {
-	for _, l := range TLSLevels {
-		if l.Value == level {
-			return true
-		}
+// checkCertificate refuses a reference to a certificate that does not exist.
+func (c *Config) checkCertificate(name string) error {
+	if name == "" {
+		return errors.New("no certificate is chosen: choose one listed by certconfig")
 	}
-	return false
+	_, err := c.FindCertificate(name)
+	return err
 }
 
 func (v *validator) users(c *Config) {
 	admins := 0
 	for i, u := range c.Users {
 		path := fmt.Sprintf("users[%d]", i)
-		v.check(nameRE.MatchString(u.Name), path+".name", "%q is not a valid user name", u.Name)
+		v.add(path+".name", CheckName(KindUser, u.Name))
 		v.check(strings.HasPrefix(u.PasswordHash, "$2"), path+".password_hash", "user %q has no bcrypt password hash", u.Name)
-		if nameRE.MatchString(u.Name) && strings.HasPrefix(u.PasswordHash, "$2") {
+		if CheckName(KindUser, u.Name) == nil && strings.HasPrefix(u.PasswordHash, "$2") {
 			admins++
 		}
 	}
@@ -272,92 +300,64 @@ func Offered(ciphers string) (cipherstring.Result, error) {
 	return res, nil
 }
 
-func validDestLevel(level string, allowDefault bool) bool {
-	if level == DestTLSDefault {
-		return allowDefault
+func (v *validator) route(path string, r Route, others []string) {
+	v.add(path+".domain", CheckDomain(r.Domain))
+	for _, o := range others {
+		v.check(!strings.EqualFold(o, r.Domain), path+".domain", "The value %s is already in the routing table.", r.Domain)
 	}
-	for _, l := range DestTLSLevels {
-		if l.Value == level {
-			return true
-		}
+	v.check(len(r.Hosts) > 0, path+".hosts", "route %s has no destination host: give host, host:port or USEDNS", r.Domain)
+	for _, h := range r.Hosts {
+		v.add(path+".hosts", CheckRouteHost(h))
 	}
-	return false
 }
 
-// ValidRouteHost checks one smtproutes destination: USEDNS, host or host:port.
-func ValidRouteHost(h string) error {
-	if strings.EqualFold(h, UseDNS) {
-		return nil
-	}
-	host, port := h, ""
-	if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.Contains(h[:i], ":") {
-		host, port = h[:i], h[i+1:]
-	} else if strings.HasPrefix(h, "[") {
-		if i := strings.Index(h, "]:"); i > 0 {
-			host, port = h[1:i], h[i+2:]
+// destination checks one destination controls entry; a domain entry's zero
+// limits follow DEFAULT.
+func (v *validator) destination(path string, p DestPolicy, isDefault bool, others []string) {
+	if !isDefault {
+		v.add(path+".domain", CheckDomain(p.Domain))
+		for _, o := range others {
+			v.check(!strings.EqualFold(o, p.Domain), path+".domain", "there is already an entry for %s in the destination controls table: edit that entry instead", p.Domain)
 		}
 	}
-	if port != "" {
-		var n int
-		if _, err := fmt.Sscanf(port, "%d", &n); err != nil || n < 1 || n > 65535 || fmt.Sprint(n) != port {
-			return fmt.Errorf("%q has a bad port: write host or host:port with a port from 1 to 65535", h)
-		}
+	v.add(path+".tls", CheckDestTLSLevel(p.TLS, isDefault))
+	if isDefault || p.MaxConnections != 0 {
+		v.add(path+".max_connections", DestConnectionRange.Check(p.MaxConnections))
 	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		return nil
-	}
-	if !hostnameRE.MatchString(host) {
-		return fmt.Errorf("%q is not a host name or IP address (or USEDNS)", h)
-	}
-	return nil
-}
-
-func (v *validator) routes(c *Config) {
-	seen := map[string]bool{}
-	for i, r := range c.Routes {
-		path := fmt.Sprintf("routes[%d]", i)
-		v.check(domainRE.MatchString(r.Domain), path+".domain", "%q is not a domain: write example.com, or .example.com for its subdomains", r.Domain)
-		v.check(!seen[strings.ToLower(r.Domain)], path+".domain", "The value %s is already in the routing table.", r.Domain)
-		seen[strings.ToLower(r.Domain)] = true
-		v.check(len(r.Hosts) > 0, path+".hosts", "route %s has no destination host: give host, host:port or USEDNS", r.Domain)
-		for _, h := range r.Hosts {
-			if err := ValidRouteHost(h); err != nil {
-				v.check(false, path+".hosts", "%v", err)
-			}
-		}
+	if isDefault || p.MaxMessagesPerConnection != 0 {
+		v.add(path+".max_messages_per_connection", DestMessageRange.Check(p.MaxMessagesPerConnection))
 	}
 }
 
 func (v *validator) destinations(c *Config) {
 	d := c.Destinations
-	v.check(validDestLevel(d.Default.TLS, false), "destinations.default.tls", "%q is not a TLS level: use none, preferred, required, preferred-verify or required-verify", d.Default.TLS)
-	v.check(d.Default.MaxConnections > 0, "destinations.default.max_connections", "must be positive")
-	v.check(d.Default.MaxMessagesPerConnection > 0, "destinations.default.max_messages_per_connection", "must be positive")
-	seen := map[string]bool{}
+	v.destination("destinations.default", d.Default, true, nil)
 	for i, e := range d.Domains {
-		path := fmt.Sprintf("destinations.domains[%d]", i)
-		v.check(domainRE.MatchString(e.Domain), path+".domain", "%q is not a domain", e.Domain)
-		v.check(!seen[strings.ToLower(e.Domain)], path+".domain", "destination %s is configured twice", e.Domain)
-		seen[strings.ToLower(e.Domain)] = true
-		v.check(validDestLevel(e.TLS, true), path+".tls", "%q is not a TLS level", e.TLS)
-		v.check(e.MaxConnections >= 0 && e.MaxMessagesPerConnection >= 0, path, "limits must be 0 (default) or positive")
+		v.destination(fmt.Sprintf("destinations.domains[%d]", i), e, false, keys(d.Domains[:i], -1))
 	}
 	if d.Certificate != "" {
-		v.check(c.Certificate(d.Certificate) != nil, "destinations.certificate", "certificate %q does not exist: choose one listed by certconfig", d.Certificate)
+		v.add("destinations.certificate", c.checkCertificate(d.Certificate))
 	}
 	for _, a := range d.AlertRecipients {
-		v.check(strings.Count(a, "@") == 1 && !strings.HasPrefix(a, "@") && !strings.HasSuffix(a, "@"), "destinations.alert_recipients", "%q is not an email address", a)
+		v.add("destinations.alert_recipients", CheckEmail(a))
 	}
 }
 
 func (v *validator) delivery(c *Config) {
 	d := c.Delivery
-	v.check(strings.EqualFold(d.Interface, "Auto") || c.Interface(d.Interface) != nil, "delivery.interface", "%q is neither Auto nor a configured interface", d.Interface)
-	v.check(d.MaxConnections > 0, "delivery.max_connections", "must be positive")
+	v.add("delivery.interface", c.checkDeliveryInterface(d.Interface))
+	v.add("delivery.max_connections", DeliveryConnectionRange.Check(d.MaxConnections))
 	v.check(d.RetryInitial > 0 && d.RetryMax >= d.RetryInitial, "delivery.retry_initial", "retry times must be positive, the maximum at least the initial one")
 	v.check(d.MaxQueueLifetime > 0, "delivery.max_queue_lifetime", "must be positive, e.g. 72h")
 	if d.Resolver != SystemResolver {
 		_, err := netip.ParseAddrPort(d.Resolver)
 		v.check(err == nil, "delivery.resolver", "%q is neither system nor a DNS server as IP:port (e.g. 127.0.0.1:53)", d.Resolver)
 	}
+}
+
+func (c *Config) checkDeliveryInterface(name string) error {
+	if strings.EqualFold(name, AutoInterface) || c.Interface(name) != nil {
+		return nil
+	}
+	return fmt.Errorf("interface %q is neither Auto nor a configured interface: use Auto or one listed by interfaceconfig", name)
 }

@@ -59,13 +59,13 @@ const (
 )
 
 const (
-	// LogName is the name of the log file, and the only log name ParseGrepArgs accepts.
+	// LogName is the name of the log file, and the only log name grep accepts (commands.ParseGrepArgs).
 	LogName = "mail_logs"
 	// AuthLogName is the authentication log's file name, next to mail_logs (WithName).
 	AuthLogName = "authentication"
 	// TimeLayout is the AsyncOS timestamp, in the local time zone: "Wed Jan 17 21:09:12 2024".
 	TimeLayout = "Mon Jan _2 15:04:05 2006"
-	// MaxContext is the largest -C value ParseGrepArgs accepts.
+	// MaxContext is the largest -C value grep accepts (commands.ParseGrepArgs).
 	MaxContext = 10000
 
 	readChunk = 64 << 10
@@ -597,116 +597,6 @@ func drain(f *os.File, off *int64, limit int64, partial *[]byte, out func(string
 			return fmt.Errorf("following log %s: %w", f.Name(), err)
 		}
 	}
-}
-
-// ParseGrepArgs parses the AsyncOS batch form after the word "grep":
-//
-//	-e "<regexp>" [-c] [-C <n>] [-i] [-t] [-p] mail_logs
-//
-// args are already split into words, with quotes removed, by the shell. It returns the options,
-// whether -t (tail: keep following) was given, and the log name. -e may be repeated (a line matches
-// if any expression matches); -c, -i, -t and -p may be combined as in -ci; -p (paginate) is
-// accepted and left to the caller's pager. The expression is compiled, so an invalid one is
-// reported here.
-func ParseGrepArgs(args []string) (GrepOptions, bool, string, error) {
-	var (
-		opts     GrepOptions
-		tail     bool
-		patterns []string
-		logName  string
-		sawLog   bool
-	)
-	positional := func(a string) error {
-		if sawLog {
-			return fmt.Errorf("unexpected argument %q after log name %q; give one log name, such as %s", a, logName, LogName)
-		}
-		logName, sawLog = a, true
-		return nil
-	}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			for _, p := range args[i+1:] {
-				if err := positional(p); err != nil {
-					return GrepOptions{}, false, "", err
-				}
-			}
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			if err := positional(a); err != nil {
-				return GrepOptions{}, false, "", err
-			}
-			continue
-		}
-		// A cluster of flags, as getopt reads it: "-ci", "-eTLS", "-C3", "-ie TLS".
-	cluster:
-		for j := 1; j < len(a); j++ {
-			switch c := a[j]; c {
-			case 'c':
-				opts.Count = true
-			case 'i':
-				opts.IgnoreCase = true
-			case 't':
-				tail = true
-			case 'p':
-			case 'e', 'C':
-				val := a[j+1:]
-				if val == "" {
-					if i+1 >= len(args) {
-						if c == 'e' {
-							return GrepOptions{}, false, "", fmt.Errorf(`-e needs a regular expression, as in: grep -e "TLS" %s`, LogName)
-						}
-						return GrepOptions{}, false, "", fmt.Errorf(`-C needs a number of context lines, as in: grep -e "TLS" -C 2 %s`, LogName)
-					}
-					i++
-					val = args[i]
-				}
-				if c == 'e' {
-					patterns = append(patterns, val)
-				} else if err := parseContext(val, &opts); err != nil {
-					return GrepOptions{}, false, "", err
-				}
-				break cluster
-			case 'f':
-				return GrepOptions{}, false, "", fmt.Errorf("-f (file name pattern) is not supported; leave it out to search all %s files", LogName)
-			default:
-				return GrepOptions{}, false, "", fmt.Errorf("unknown flag %q in %q; use -e <regexp>, -c, -C <n>, -i, -p or -t", "-"+string(rune(c)), a)
-			}
-		}
-	}
-	if len(patterns) == 0 {
-		return GrepOptions{}, false, "", fmt.Errorf(`missing -e <regexp>; for example: grep -e "TLS" %s`, LogName)
-	}
-	if !sawLog {
-		return GrepOptions{}, false, "", fmt.Errorf("missing log name; the only log is %s", LogName)
-	}
-	if logName != LogName {
-		return GrepOptions{}, false, "", fmt.Errorf("unknown log %q; the only log is %s", logName, LogName)
-	}
-	if len(patterns) == 1 {
-		opts.Pattern = patterns[0]
-	} else {
-		opts.Pattern = "(?:" + strings.Join(patterns, ")|(?:") + ")"
-		for _, p := range patterns { // check each alone, for a message that names the bad one
-			if _, err := compile(p, opts.IgnoreCase); err != nil {
-				return GrepOptions{}, false, "", err
-			}
-		}
-	}
-	if _, err := compile(opts.Pattern, opts.IgnoreCase); err != nil {
-		return GrepOptions{}, false, "", err
-	}
-	return opts, tail, logName, nil
-}
-
-func parseContext(s string, opts *GrepOptions) error {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n > MaxContext {
-		return fmt.Errorf("bad -C number %q; give a number of context lines from 0 to %d", s, MaxContext)
-	}
-	opts.Context = n
-	return nil
 }
 
 // escape returns s with every byte that is unsafe to print escaped, as the package comment lists.
