@@ -47,6 +47,8 @@ type Options struct {
 	Out io.Writer
 	// ErrorLog receives engine errors.
 	ErrorLog io.Writer
+	// LogCopy, when set, also gets every mail_logs line (the daemon's stdout).
+	LogCopy io.Writer
 }
 
 // Appliance is a booted Relaybox.
@@ -59,6 +61,7 @@ type Appliance struct {
 	// AuthLog is the authentication log next to mail_logs; Auth decides
 	// logins, one instance for every way in.
 	AuthLog *maillog.Logger
+	GUILog  *maillog.Logger // gui_logs: the HTTPS server's own complaints
 	Auth    *auth.Authenticator
 	// FirstStart is set when this start made the configuration (the data
 	// directory had none): the first-start choices were used.
@@ -104,7 +107,11 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 		lock.Close()
 		return nil, fmt.Errorf("opening the mail queue: %w", err)
 	}
-	mlog, err := maillog.Open(filepath.Join(dir, "logs"), 10<<20, 10)
+	var copyOpts []maillog.Option
+	if opts.LogCopy != nil {
+		copyOpts = append(copyOpts, maillog.WithCopy(opts.LogCopy))
+	}
+	mlog, err := maillog.Open(filepath.Join(dir, "logs"), 10<<20, 10, copyOpts...)
 	if err != nil {
 		spool.Close()
 		lock.Close()
@@ -117,13 +124,22 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 		lock.Close()
 		return nil, fmt.Errorf("opening the authentication log: %w", err)
 	}
+	glog, err := maillog.Open(filepath.Join(dir, "logs"), 10<<20, 10, maillog.WithName(maillog.GUILogName))
+	if err != nil {
+		alog.Close()
+		mlog.Close()
+		spool.Close()
+		lock.Close()
+		return nil, fmt.Errorf("opening gui_logs: %w", err)
+	}
 	// One authenticator for every way in (GUI now, SSH later): they share
 	// delays and lock-outs.
 	authn := auth.New(auth.Options{Log: alog})
 	deliverer := delivery.New(delivery.Options{Spool: spool, Log: mlog, StateDir: filepath.Join(dir, "delivery"), Port: opts.MXPort})
 	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version, TrustPool: certstore.TrustPool,
-		Spool: spool, Log: mlog, Deliverer: deliverer, Auth: authn})
+		Spool: spool, Log: mlog, GUILog: glog, Deliverer: deliverer, Auth: authn})
 	if err := eng.Apply(ctx, store.Current()); err != nil {
+		glog.Close()
 		alog.Close()
 		mlog.Close()
 		spool.Close()
@@ -133,7 +149,7 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 	runCtx, stopDelivery := context.WithCancel(context.Background())
 	delivered := make(chan struct{})
 	go func() { deliverer.Run(runCtx); close(delivered) }()
-	a := &Appliance{Store: store, Keys: keys, Engine: eng, Spool: spool, Log: mlog, AuthLog: alog, Auth: authn, FirstStart: first, dir: dir, lock: lock,
+	a := &Appliance{Store: store, Keys: keys, Engine: eng, Spool: spool, Log: mlog, AuthLog: alog, GUILog: glog, Auth: authn, FirstStart: first, dir: dir, lock: lock,
 		stopDelivery: func() { stopDelivery(); <-delivered },
 		App:          &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool, Verifier: deliverer, Outbound: deliverer}}
 	return a, nil
@@ -239,7 +255,7 @@ func (a *Appliance) Close(ctx context.Context) error {
 	go func() { a.stopDelivery(); close(delivered) }()
 	err := a.Engine.Close(ctx)
 	<-delivered
-	err = errors.Join(err, a.Spool.Close(), a.Log.Close(), a.AuthLog.Close())
+	err = errors.Join(err, a.Spool.Close(), a.Log.Close(), a.AuthLog.Close(), a.GUILog.Close())
 	_ = os.Remove(SocketPath(a.dir))
 	a.lock.Close()
 	return err

@@ -100,6 +100,7 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	n, err := b.buf.Write(p)
 	if b.match != "" && strings.Contains(b.buf.String(), b.match) {
 		b.once.Do(func() { close(b.ready) })
+		b.match = "" // found: a daemon that logs to stdout must not make each write scan everything
 	}
 	return n, err
 }

@@ -19,6 +19,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -48,6 +49,10 @@ type Options struct {
 	Spool Spool
 	// Log receives mail_logs lines; nil discards them.
 	Log MailLog
+	// GUILog receives the HTTPS server's own complaints (TLS handshakes
+	// that failed, malformed requests) as gui_logs lines; nil sends them to
+	// ErrorLog.
+	GUILog MailLog
 	// Deliverer receives the outbound settings at each Apply and a wake-up for
 	// each queued message; nil leaves messages in the queue.
 	Deliverer Deliverer
@@ -368,7 +373,7 @@ func (e *Engine) startServer(ep *endpoint, p plan) {
 			TLSConfig:         base,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          log.New(e.opts.ErrorLog, "https ", log.LstdFlags),
+			ErrorLog:          e.guiErrorLog(),
 		}
 		go func() { _ = s.ServeTLS(h, "", "") }()
 		srv = httpServer{s}
@@ -380,6 +385,30 @@ func (e *Engine) startServer(ep *endpoint, p plan) {
 		_ = old.Close()
 	}
 	e.retire(oldSrv)
+}
+
+// guiErrorLog is the HTTPS server's error log: lines to GUILog (gui_logs),
+// so that a client failing its handshake is recorded where an admin looks,
+// not printed on the daemon's stderr.
+func (e *Engine) guiErrorLog() *log.Logger {
+	if e.opts.GUILog == nil {
+		return log.New(e.opts.ErrorLog, "https ", log.LstdFlags)
+	}
+	return log.New(lineWriter(func(line string) {
+		line = strings.TrimPrefix(line, "http: ")
+		if rest, ok := strings.CutPrefix(line, "TLS handshake error from "); ok {
+			line = "TLS handshake failed from " + rest
+		}
+		e.opts.GUILog.Infof("HTTPS %s", line)
+	}), "", 0)
+}
+
+// lineWriter hands each write (log.Logger writes one line each) to a function.
+type lineWriter func(string)
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	w(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // retire lets a replaced server's sessions finish in the background, bounded

@@ -167,10 +167,10 @@ func parseBoot(name string, args []string) (*bootFlags, error) {
 
 // boot starts the appliance. On its first start it says what the box
 // listens on; on a later one, which first-start choices it ignored.
-func boot(ctx context.Context, b *bootFlags) (*appliance.Appliance, error) {
+func boot(ctx context.Context, b *bootFlags, logCopy io.Writer) (*appliance.Appliance, error) {
 	a, err := appliance.Start(ctx, appliance.Options{
 		DataDir: b.data, First: b.first, AdminPassword: os.Getenv("RELAYBOX_ADMIN_PASSWORD"), MXPort: b.mxPort,
-		Version: versionString(), Out: os.Stdout, ErrorLog: os.Stderr,
+		Version: versionString(), Out: os.Stdout, ErrorLog: os.Stderr, LogCopy: logCopy,
 	})
 	if err != nil {
 		return nil, err
@@ -195,7 +195,7 @@ func serve(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	a, err := boot(ctx, b)
+	a, err := boot(ctx, b, os.Stdout) // the daemon copies mail_logs to stdout (SPEC §1)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relaybox:", err)
 		return 1
@@ -231,7 +231,7 @@ func console(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	a, err := boot(ctx, b)
+	a, err := boot(ctx, b, nil) // the console is the shell's: no log copy
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relaybox:", err)
 		return 1

@@ -88,10 +88,20 @@ func WithName(name string) Option {
 	return func(l *Logger) { l.name0 = name }
 }
 
+// WithCopy also writes every line to w, as it is written to the file (the
+// daemon's stdout gets mail_logs, SPEC §1). A failing copy never stops logging.
+func WithCopy(w io.Writer) Option {
+	return func(l *Logger) { l.copy = w }
+}
+
+// GUILogName is the file name of the GUI's log (AsyncOS's gui_logs), next to mail_logs.
+const GUILogName = "gui_logs"
+
 // Logger writes mail_logs. Its methods are safe for concurrent use.
 type Logger struct {
 	dir      string
-	name0    string // the file name in dir
+	name0    string    // the file name in dir
+	copy     io.Writer // nil, or where each line is copied
 	path     string
 	maxBytes int64
 	keep     int
@@ -185,6 +195,9 @@ func (l *Logger) Logf(level Level, format string, args ...any) {
 	}
 	if err := l.writeLocked(line); err != nil && l.err == nil {
 		l.err = err
+	}
+	if l.copy != nil {
+		_, _ = io.WriteString(l.copy, line)
 	}
 	for ch := range l.followers {
 		select {

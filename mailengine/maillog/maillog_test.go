@@ -1,6 +1,7 @@
 package maillog
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -382,4 +383,19 @@ func TestWithName(t *testing.T) {
 		_, err := Open(dir, 100, 1, WithName(bad))
 		require.ErrorContains(t, err, "is not a file name", "%q", bad)
 	}
+}
+
+// TestWithCopy: every line goes to the copy exactly as to the file.
+func TestWithCopy(t *testing.T) {
+	var copied bytes.Buffer
+	dir := t.TempDir()
+	l, err := Open(dir, 1<<20, 2, WithCopy(&copied))
+	require.NoError(t, err)
+	l.Infof("New SMTP ICID %d", 1)
+	l.Warningf("esc \x1b here")
+	require.NoError(t, l.Close())
+	file, err := os.ReadFile(filepath.Join(dir, LogName))
+	require.NoError(t, err)
+	assert.Equal(t, string(file), copied.String())
+	assert.Contains(t, copied.String(), "Warning: esc \\x1b here\n")
 }
