@@ -72,7 +72,7 @@ func newRoute(s *shell.Session, c *config.Config) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := askHosts(s, "Enter the destination hosts, separated by commas, which you want mail for "+domain+" to be delivered to (host, host:port, or USEDNS).")
+	hosts, err := askHosts(s, "Enter the destination hosts, separated by commas, which you want mail for "+domain+" to be delivered to (host, host:port, [host] for no MX lookup, USEDNS, or /dev/null to discard).")
 	if err != nil {
 		return err
 	}

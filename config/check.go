@@ -154,16 +154,22 @@ func CheckEmail(a string) error {
 
 // CheckRouteHost checks one smtproutes destination: USEDNS, host or host:port.
 func CheckRouteHost(h string) error {
-	if strings.EqualFold(h, UseDNS) {
+	if strings.EqualFold(h, UseDNS) || h == RouteDiscard {
 		return nil
 	}
 	host, port := h, ""
-	if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.Contains(h[:i], ":") {
-		host, port = h[:i], h[i+1:]
-	} else if strings.HasPrefix(h, "[") {
-		if i := strings.Index(h, "]:"); i > 0 {
-			host, port = h[1:i], h[i+2:]
+	if strings.HasPrefix(h, "[") {
+		// [host] or [host]:port: the host (a name or an address) without an MX lookup.
+		end := strings.Index(h, "]")
+		if end < 0 || end+1 < len(h) && h[end+1] != ':' {
+			return fmt.Errorf("%q is not a host name or IP address (or USEDNS): close the bracket, as in [mx.example.com]:25", h)
 		}
+		host = h[1:end]
+		if end+1 < len(h) {
+			port = h[end+2:]
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.Contains(h[:i], ":") {
+		host, port = h[:i], h[i+1:]
 	}
 	if port != "" {
 		if n, err := strconv.Atoi(port); err != nil || CheckPort(n) != nil || strconv.Itoa(n) != port {

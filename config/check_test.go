@@ -50,6 +50,11 @@ func TestCheckers(t *testing.T) {
 		{"route host ipv6", CheckRouteHost("[::1]:25"), "", ""},
 		{"route usedns", CheckRouteHost("usedns"), "", ""},
 		{"route bad port", CheckRouteHost("mx:0"), "has a bad port", "mx:0"},
+		{"route no MX lookup", CheckRouteHost("[relay.example.com]:2525"), "", ""},
+		{"route no MX lookup, port 25", CheckRouteHost("[relay.example.com]"), "", ""},
+		{"route discard", CheckRouteHost("/dev/null"), "", ""},
+		{"route open bracket", CheckRouteHost("[relay.example.com"), "close the bracket", ""},
+		{"route bracket junk", CheckRouteHost("[relay.example.com]x"), "close the bracket", ""},
 		{"tls level", CheckTLSLevel("sometimes"), "is not a TLS level: use off, preferred", "sometimes"},
 		{"dest level default", CheckDestTLSLevel(DestTLSDefault, false), "", ""},
 		{"dest level default refused", CheckDestTLSLevel(DestTLSDefault, true), "is not a TLS level: use none", ""},
@@ -87,6 +92,8 @@ func TestParsers(t *testing.T) {
 	hosts, err := ParseRouteHosts([]string{"usedns", "mx.a.test"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{UseDNS, "mx.a.test"}, hosts)
+	_, err = ParseRouteHosts([]string{"/dev/null", "mx.a.test"})
+	assert.ErrorContains(t, err, "/dev/null throws the mail away: give it alone")
 	v, err := DestMessageRange.Parse("many")
 	assert.Zero(t, v)
 	assert.EqualError(t, err, `Value must be a number from 1 to 1000, not "many"`)

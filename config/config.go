@@ -54,6 +54,14 @@ type Rollback struct {
 // UseDNS is the smtproutes destination meaning "deliver by MX lookup".
 const UseDNS = "USEDNS"
 
+// Special smtproutes entries, as AsyncOS writes them: the route of domain
+// RouteAll is the default route for every domain without its own, and the
+// destination RouteDiscard throws the mail away.
+const (
+	RouteAll     = "ALL"
+	RouteDiscard = "/dev/null"
+)
+
 // Route is an smtproutes entry: mail for Domain (".example.com" for its
 // subdomains) goes to Hosts, tried in order ("host", "host:port" or USEDNS).
 type Route struct {

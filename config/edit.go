@@ -322,11 +322,15 @@ func errNoRoute(_, domain string) error {
 	return fmt.Errorf("The route %q does not appear to be in the routing table: smtproutes print lists them", domain)
 }
 
-// ParseRouteHosts reads a route's destinations: at least one host, host:port
-// or USEDNS (spelled in capitals).
+// ParseRouteHosts reads a route's destinations: at least one host,
+// host:port, [host] or [host]:port (no MX lookup), or USEDNS (spelled in
+// capitals); or /dev/null alone (the mail is thrown away).
 func ParseRouteHosts(hosts []string) ([]string, error) {
 	if len(hosts) == 0 {
-		return nil, fmt.Errorf("Please enter a value: host, host:port or USEDNS")
+		return nil, fmt.Errorf("Please enter a value: host, host:port, [host], USEDNS or /dev/null")
+	}
+	if slices.Contains(hosts, RouteDiscard) && len(hosts) > 1 {
+		return nil, fmt.Errorf("/dev/null throws the mail away: give it alone, not beside other destinations")
 	}
 	out := slices.Clone(hosts)
 	for i, h := range out {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"relaybox/cipherstring"
+	"relaybox/config"
 	"relaybox/mailengine/address"
 	"relaybox/mailengine/queue"
 	"relaybox/mailengine/smtpclient"
@@ -33,7 +34,7 @@ type job struct {
 // domain's hosts in order until one gives a definite answer.
 func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, j *job, domain string, rids []int) map[int]rcptResult {
 	m := j.m
-	if route := routeFor(s.Config, domain); len(route) == 1 && route[0] == discardRoute {
+	if route := routeFor(s.Config, domain); len(route) == 1 && route[0] == config.RouteDiscard {
 		// smtproutes DOMAIN /dev/null: accepted and thrown away, as AsyncOS does.
 		d.opts.Log.Infof("Message done MID %d to RID %v - discarded: smtproutes sends %s to /dev/null", m.MID, rids, domain)
 		d.markDone(m, j.rec, rids)

@@ -81,21 +81,13 @@ type Options struct {
 	IdleTimeout time.Duration
 }
 
-// Special smtproutes entries (AsyncOS): the route of domain ALL is the
-// default route for every domain without its own, and the destination
-// /dev/null throws the mail away.
-const (
-	allRoute     = "ALL"
-	discardRoute = "/dev/null"
-)
-
 // routeFor is the route of a domain: its own (config.RouteFor), else the
 // ALL route, else none.
 func routeFor(c *config.Config, domain string) []string {
 	if hosts := c.RouteFor(domain); len(hosts) > 0 {
 		return hosts
 	}
-	return c.RouteFor(allRoute)
+	return c.RouteFor(config.RouteAll)
 }
 
 // resolverFor returns the resolver the configuration names.
