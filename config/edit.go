@@ -124,7 +124,12 @@ func (c *Config) PutListener(old string, l Listener) error {
 	if cert := c.Certificate(l.Certificate); cert != nil {
 		l.Certificate = cert.Name
 	}
-	c.Listeners = put(c.Listeners, i, l)
+	trial := *c
+	trial.Listeners = put(slices.Clone(c.Listeners), i, l)
+	if err := portClashOf(&trial, func(what string) bool { return what == "listener "+l.Name }); err != nil {
+		return err
+	}
+	c.Listeners = trial.Listeners
 	return nil
 }
 
@@ -214,6 +219,11 @@ func (c *Config) PutInterface(old string, ifc Interface) error {
 	}
 	if cert := c.Certificate(ifc.Certificate); cert != nil {
 		ifc.Certificate = cert.Name
+	}
+	trial := *c
+	trial.Interfaces = put(slices.Clone(c.Interfaces), i, ifc)
+	if err := portClashOf(&trial, func(what string) bool { return strings.HasSuffix(what, " on interface "+ifc.Name) }); err != nil {
+		return err
 	}
 	if i >= 0 && ifc.Name != c.Interfaces[i].Name {
 		for j := range c.Listeners {

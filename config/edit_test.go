@@ -137,3 +137,24 @@ func TestMergeClashNamesTimeWithZone(t *testing.T) {
 	zone, _ := s.Current().Time.Local().Zone()
 	assert.True(t, strings.Contains(err.Error(), " "+zone+" "), "the time carries its zone: %s", err)
 }
+
+// TestPortClashRefusedAtTheEdit: a port another service has is refused
+// when the edit is made, naming that service (not at commit, with a path).
+func TestPortClashRefusedAtTheEdit(t *testing.T) {
+	c := Defaults(FirstStart{Hostname: "mail.example.com", Address: "127.0.0.1", SMTPPort: 2525, SubmissionPort: 2587, HTTPSPort: 8443, SSHPort: 2222,
+		Demo: Certificate{Name: DemoCertificate}})
+	out := c.Listeners[1]
+	out.Port = 2525
+	err := c.PutListener(out.Name, out)
+	require.EqualError(t, err, "port 2525 on 127.0.0.1 is already used by listener IncomingMail: choose another port")
+	assert.Equal(t, 2587, c.Listeners[1].Port, "nothing changed")
+
+	ifc := c.Interfaces[0]
+	ifc.HTTPSPort = 2587
+	require.EqualError(t, c.PutInterface(ifc.Name, ifc), "port 2587 on 127.0.0.1 is already used by listener OutgoingMail: choose another port")
+	ifc.HTTPSPort = 2222
+	require.EqualError(t, c.PutInterface(ifc.Name, ifc), "port 2222 on 127.0.0.1 is already used by SSH on interface Management: choose another port")
+	assert.Equal(t, 8443, c.Interfaces[0].HTTPSPort)
+	out.Port = 2600
+	require.NoError(t, c.PutListener(out.Name, out))
+}

@@ -186,30 +186,61 @@ func (v *validator) iface(c *Config, path string, ifc Interface, others []string
 
 // ports reports two services on one address and port.
 func (v *validator) ports(c *Config) {
-	ports := map[string]string{}
-	for i, ifc := range c.Interfaces {
-		path := fmt.Sprintf("interfaces[%d]", i)
-		v.claim(ports, ifc.Address, ifc.HTTPSPort, path+".https_port", "HTTPS on interface "+ifc.Name)
-		v.claim(ports, ifc.Address, ifc.SSHPort, path+".ssh_port", "SSH on interface "+ifc.Name)
-	}
-	for i, l := range c.Listeners {
-		if ifc := c.Interface(l.Interface); ifc != nil {
-			v.claim(ports, ifc.Address, l.Port, fmt.Sprintf("listeners[%d].port", i), "listener "+l.Name)
+	seen := map[string]string{}
+	for _, pc := range portClaims(c) {
+		if other, ok := seen[pc.key]; ok {
+			v.check(false, pc.path, "port %d on %s is already used by %s: choose another port", pc.port, pc.addr, other)
+			continue
 		}
+		seen[pc.key] = pc.what
 	}
 }
 
-// claim records that addr:port is used by what, and reports a clash.
-func (v *validator) claim(ports map[string]string, addr string, port int, path, what string) {
-	if port == 0 {
-		return
+// portClaim is one service listening on an address and port.
+type portClaim struct {
+	key, addr  string
+	port       int
+	path, what string
+}
+
+// portClaims lists every service's address and port: HTTPS and SSH of each
+// interface, then each listener.
+func portClaims(c *Config) []portClaim {
+	var out []portClaim
+	claim := func(addr string, port int, path, what string) {
+		if port != 0 {
+			out = append(out, portClaim{key: fmt.Sprintf("%s:%d", addr, port), addr: addr, port: port, path: path, what: what})
+		}
 	}
-	key := fmt.Sprintf("%s:%d", addr, port)
-	if other, ok := ports[key]; ok {
-		v.check(false, path, "port %d on %s is already used by %s: choose another port", port, addr, other)
-		return
+	for i, ifc := range c.Interfaces {
+		path := fmt.Sprintf("interfaces[%d]", i)
+		claim(ifc.Address, ifc.HTTPSPort, path+".https_port", "HTTPS on interface "+ifc.Name)
+		claim(ifc.Address, ifc.SSHPort, path+".ssh_port", "SSH on interface "+ifc.Name)
 	}
-	ports[key] = what
+	for i, l := range c.Listeners {
+		if ifc := c.Interface(l.Interface); ifc != nil {
+			claim(ifc.Address, l.Port, fmt.Sprintf("listeners[%d].port", i), "listener "+l.Name)
+		}
+	}
+	return out
+}
+
+// portClashOf says which other service already has a port that one of
+// mine (a service of the object just edited) wants, naming the other one:
+// the edit is refused at its line, not at commit with a document path.
+func portClashOf(c *Config, mine func(what string) bool) error {
+	claims := portClaims(c)
+	for _, a := range claims {
+		if !mine(a.what) {
+			continue
+		}
+		for _, b := range claims {
+			if b.key == a.key && b.what != a.what {
+				return fmt.Errorf("port %d on %s is already used by %s: choose another port", a.port, a.addr, b.what)
+			}
+		}
+	}
+	return nil
 }
 
 func (v *validator) listener(c *Config, path string, l Listener, others []string) {
