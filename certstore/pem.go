@@ -31,6 +31,33 @@ func badKey(format string, args ...any) error {
 type pemSegment struct {
 	label string
 	block *pem.Block
+	line  int // the line of its -----BEGIN in the text, from 1
+}
+
+// TextError is a refusal of pasted PEM text that knows which of its lines is
+// at fault (from 1), so the shell can point there.
+type TextError struct {
+	Line int
+	Err  error
+}
+
+func (e *TextError) Error() string { return e.Err.Error() }
+func (e *TextError) Unwrap() error { return e.Err }
+
+// TextLine is the line of the text at fault.
+func (e *TextError) TextLine() int { return e.Line }
+
+// atLine puts a line on an error.
+func atLine(line int, err error) error { return &TextError{Line: line, Err: err} }
+
+// firstTextLine is the first line of text that holds anything.
+func firstTextLine(text string) int {
+	for i, l := range strings.Split(text, "\n") {
+		if strings.TrimSpace(l) != "" {
+			return i + 1
+		}
+	}
+	return 1
 }
 
 // splitPEM cuts text at every "-----BEGIN " line and decodes each section on
@@ -41,11 +68,13 @@ func splitPEM(text string) []pemSegment {
 	const begin = "-----BEGIN "
 	data := []byte(text)
 	var out []pemSegment
+	line := 1
 	for {
 		i := bytes.Index(data, []byte(begin))
 		if i < 0 {
 			return out
 		}
+		line += bytes.Count(data[:i], []byte("\n"))
 		data = data[i:]
 		next := bytes.Index(data[len(begin):], []byte(begin))
 		seg := data
@@ -58,10 +87,11 @@ func splitPEM(text string) []pemSegment {
 		}
 		label = strings.TrimSuffix(strings.TrimSpace(label), "-----")
 		block, _ := pem.Decode(seg)
-		out = append(out, pemSegment{label: label, block: block})
+		out = append(out, pemSegment{label: label, block: block, line: line})
 		if next < 0 {
 			return out
 		}
+		line += bytes.Count(data[:len(begin)+next], []byte("\n"))
 		data = data[len(begin)+next:]
 	}
 }
@@ -75,20 +105,20 @@ func ParseCertificates(text string) ([]*x509.Certificate, error) {
 	}
 	segs := splitPEM(text)
 	if len(segs) == 0 {
-		return nil, badCert("the text holds no complete PEM CERTIFICATE block (%s)", pasteHint)
+		return nil, atLine(firstTextLine(text), badCert("the text holds no complete PEM CERTIFICATE block (%s)", pasteHint))
 	}
 	certs := make([]*x509.Certificate, 0, len(segs))
 	for i, s := range segs {
 		n := i + 1
 		if s.block == nil {
-			return nil, badCert("PEM block %d (%.40q) is damaged or truncated: its base64 text or its -----END line is missing (%s)", n, s.label, pasteHint)
+			return nil, atLine(s.line, badCert("PEM block %d (%.40q) is damaged or truncated: its base64 text or its -----END line is missing (%s)", n, s.label, pasteHint))
 		}
 		if s.block.Type != "CERTIFICATE" {
-			return nil, badCert("PEM block %d is a %.40q block, not a CERTIFICATE (%s)", n, s.block.Type, wrongBlockHint(s.block.Type))
+			return nil, atLine(s.line, badCert("PEM block %d is a %.40q block, not a CERTIFICATE (%s)", n, s.block.Type, wrongBlockHint(s.block.Type)))
 		}
 		c, err := x509.ParseCertificate(s.block.Bytes)
 		if err != nil {
-			return nil, badCert("PEM block %d is not an X.509 certificate (%v) (paste the certificate exactly as the authority issued it)", n, err)
+			return nil, atLine(s.line, badCert("PEM block %d is not an X.509 certificate (%v) (paste the certificate exactly as the authority issued it)", n, err))
 		}
 		certs = append(certs, c)
 	}
@@ -119,23 +149,32 @@ func ParsePrivateKey(text string) (crypto.Signer, error) {
 		return nil, badKey("the text is empty (%s)", keyPasteHint)
 	}
 	var found *pem.Block
-	n := 0
+	n, line := 0, 0
 	for i, s := range splitPEM(text) {
 		if s.block == nil {
-			return nil, badKey("PEM block %d (%.40q) is damaged or truncated: its base64 text or its -----END line is missing (%s)", i+1, s.label, keyPasteHint)
+			return nil, atLine(s.line, badKey("PEM block %d (%.40q) is damaged or truncated: its base64 text or its -----END line is missing (%s)", i+1, s.label, keyPasteHint))
 		}
 		if s.block.Type == "EC PARAMETERS" {
 			continue
 		}
 		n++
-		found = s.block
+		found, line = s.block, s.line
 	}
 	switch {
 	case n == 0:
-		return nil, badKey("the text holds no complete PEM private key block (%s)", keyPasteHint)
+		return nil, atLine(firstTextLine(text), badKey("the text holds no complete PEM private key block (%s)", keyPasteHint))
 	case n > 1:
 		return nil, badKey("the text holds %d PEM blocks; paste exactly one private key (%s)", n, keyPasteHint)
 	}
+	signer, err := decodeKey(found)
+	if err != nil {
+		return nil, atLine(line, err)
+	}
+	return signer, nil
+}
+
+// decodeKey turns a private key PEM block into a signer.
+func decodeKey(found *pem.Block) (crypto.Signer, error) {
 	const decrypt = "the key is encrypted; paste the unencrypted key, made with `openssl pkey -in key.pem -out plain.pem`"
 	var (
 		key any

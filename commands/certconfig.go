@@ -293,7 +293,7 @@ func newCertificate(s *shell.Session, app *App, r certstore.Request) (config.Cer
 
 // pasteChain reads a certificate and any intermediates.
 func pasteChain(s *shell.Session, first string) (string, error) {
-	text, err := s.Block(first)
+	text, err := s.BlockChecked(first, checkCertificates)
 	if err != nil {
 		return "", err
 	}
@@ -309,7 +309,7 @@ func intermediates(s *shell.Session) (string, error) {
 		if err != nil || !more {
 			return text, err
 		}
-		inter, err := s.Block("Paste intermediate certificate in PEM format.")
+		inter, err := s.BlockChecked("Paste intermediate certificate in PEM format.", checkCertificates)
 		if err != nil {
 			return "", err
 		}
@@ -322,11 +322,11 @@ func pasteDialog(s *shell.Session, app *App) error {
 	if err != nil {
 		return err
 	}
-	certText, err := s.Block("Paste public certificate in PEM format.")
+	certText, err := s.BlockChecked("Paste public certificate in PEM format.", checkCertificates)
 	if err != nil {
 		return err
 	}
-	keyText, err := s.Block("Paste private key in PEM format.")
+	keyText, err := s.BlockChecked("Paste private key in PEM format.", checkKey)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"relaybox/certstore"
 	"relaybox/config"
 	"relaybox/shell"
 )
@@ -368,4 +369,17 @@ func toggleMenu(s *shell.Session, what string, v *bool) error {
 	*v = op == "ENABLE"
 	s.Printf("%s is now %s (pending until commit).\n", capitalize(what), strings.ToLower(enableWord(*v)))
 	return nil
+}
+
+// checkCertificates refuses pasted text that is not certificates at its
+// ".", pointing at the offending line.
+func checkCertificates(text string) error {
+	_, err := certstore.ParseCertificates(text)
+	return err
+}
+
+// checkKey refuses pasted text that is not a private key at its ".".
+func checkKey(text string) error {
+	_, err := certstore.ParsePrivateKey(text)
+	return err
 }

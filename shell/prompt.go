@@ -168,6 +168,36 @@ func (s *Session) Block(question string) (string, error) {
 	}
 }
 
+// BlockChecked is Block with check run on the text at its ".": a refusal
+// ends the dialog there, not after the next questions. When the error knows
+// which of the text's lines is at fault (a TextLine() int method, from 1),
+// the refusal points there: "line N:" in script mode.
+func (s *Session) BlockChecked(question string, check func(text string) error) (string, error) {
+	first := s.line + 1 // the script line of the block's first line
+	text, err := s.Block(question)
+	if err != nil {
+		return "", err
+	}
+	if err := check(text); err != nil {
+		var tl interface{ TextLine() int }
+		if errors.As(err, &tl) && tl.TextLine() > 0 {
+			return "", &LineError{Line: first + tl.TextLine() - 1, Err: err}
+		}
+		return "", err
+	}
+	return text, nil
+}
+
+// LineError is an error about an earlier input line than the current one:
+// script mode reports it as "line Line:".
+type LineError struct {
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return e.Err.Error() }
+func (e *LineError) Unwrap() error { return e.Err }
+
 // Print writes dialog output as is.
 func (s *Session) Print(text string) { io.WriteString(s.out, text) }
 

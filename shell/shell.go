@@ -243,7 +243,12 @@ func (s *Session) report(err error) error {
 		s.Println(msg)
 		return err
 	}
-	fmt.Fprintf(s.errOut, "line %d: %s\n", s.line, msg)
+	line := s.line
+	var le *LineError
+	if errors.As(err, &le) && le.Line > 0 && le.Line <= s.line {
+		line = le.Line
+	}
+	fmt.Fprintf(s.errOut, "line %d: %s\n", line, msg)
 	s.failed = true
 	if !s.opts.KeepGoing && s.Pending.Changed() {
 		s.Pending.Clear()
