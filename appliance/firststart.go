@@ -44,7 +44,7 @@ func firstStartHow(c *config.Config, g FirstStartSetting) string {
 	case "--domains":
 		return fmt.Sprintf("set the domains with \"listenerconfig edit %s domains %s\" and commit", config.IncomingListener, g.Value)
 	case "--resolver":
-		return fmt.Sprintf("the DNS server now is %q (delivery.resolver in showconfig)", c.Delivery.Resolver)
+		return fmt.Sprintf("change the DNS server with \"dnsconfig setup %s\" and commit (now: %s)", g.Value, c.Delivery.Resolver)
 	case "":
 		if g.Env == "RELAYBOX_ADMIN_PASSWORD" {
 			return "the administrator password is set on the first start only"

@@ -51,6 +51,7 @@ func All(app *App) []shell.Command {
 		smtproutes(),
 		destconfig(),
 		deliveryconfig(),
+		dnsconfig(),
 		interfaceconfig(),
 		status(app),
 		tail(app),

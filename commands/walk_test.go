@@ -84,7 +84,7 @@ var walks = []string{
 	"smtproutes delete", "smtproutes print", "smtproutes clear",
 	"destconfig", "destconfig setup", "destconfig new", "destconfig edit", "destconfig edit a.test",
 	"destconfig delete", "destconfig default", "destconfig list", "destconfig detail", "destconfig clear",
-	"deliveryconfig", "deliveryconfig setup",
+	"deliveryconfig", "deliveryconfig setup", "dnsconfig", "dnsconfig setup",
 	"interfaceconfig", "interfaceconfig new", "interfaceconfig edit", "interfaceconfig edit 1", "interfaceconfig edit Lab",
 	"interfaceconfig delete", "interfaceconfig delete Lab",
 	"status", "version", "workqueue", "tail", "grep", "tlsverify",
@@ -125,6 +125,13 @@ func TestEnterKeepsEverything(t *testing.T) {
 		if needed {
 			assert.True(t, typed[op], "no walk reaches %s: add it to walks", op)
 		}
+	}
+	walked := map[string]bool{}
+	for _, w := range walks {
+		walked[strings.Fields(w)[0]] = true
+	}
+	for _, c := range a.Session("admin").Commands {
+		assert.True(t, walked[c.Name], "no walk starts %s: add it to walks", c.Name)
 	}
 	assert.Greater(t, len(seen), 50, "the walks see the menus")
 }

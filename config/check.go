@@ -275,3 +275,26 @@ func EscapeControl(s string) string {
 func unsafeRune(r rune) bool {
 	return unicode.IsControl(r) || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
 }
+
+// CheckResolver checks a DNS resolver setting: "system" (resolv.conf) or a
+// DNS server as IP:port; a bare IP means port 53 (see ParseResolver).
+func CheckResolver(r string) error {
+	_, err := ParseResolver(r)
+	return err
+}
+
+// ParseResolver reads a resolver setting: "system" in any case, an IP
+// address (port 53), or IP:port.
+func ParseResolver(r string) (string, error) {
+	r = strings.TrimSpace(r)
+	if strings.EqualFold(r, SystemResolver) {
+		return SystemResolver, nil
+	}
+	if a, err := netip.ParseAddr(r); err == nil {
+		return netip.AddrPortFrom(a, 53).String(), nil
+	}
+	if ap, err := netip.ParseAddrPort(r); err == nil && ap.Port() != 0 {
+		return ap.String(), nil
+	}
+	return "", fmt.Errorf("%q is neither system nor a DNS server as IP or IP:port (e.g. 127.0.0.1 or 127.0.0.1:5353)", r)
+}

@@ -160,3 +160,16 @@ func TestQualifyHostname(t *testing.T) {
 	assert.Equal(t, "vm.localdomain", c.Interfaces[0].Hostname)
 	require.NoError(t, Validate(c), "a machine name without a domain still gives a valid first start")
 }
+
+func TestParseResolver(t *testing.T) {
+	for in, want := range map[string]string{"system": SystemResolver, "SYSTEM": SystemResolver, "127.0.0.1": "127.0.0.1:53",
+		"127.0.0.1:5353": "127.0.0.1:5353", "[::1]:53": "[::1]:53", "::1": "[::1]:53"} {
+		got, err := ParseResolver(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "dns.example.com", "127.0.0.1:0", "127.0.0.1:99999"} {
+		_, err := ParseResolver(bad)
+		assert.ErrorContains(t, err, "is neither system nor a DNS server as IP or IP:port", bad)
+	}
+}

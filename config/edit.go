@@ -521,3 +521,14 @@ func (d *Delivery) SetMaxConnections(n int) error {
 	d.MaxConnections = n
 	return nil
 }
+
+// SetResolver chooses the DNS resolver of delivery (dnsconfig): "system" or
+// a DNS server as IP or IP:port.
+func (c *Config) SetResolver(r string) error {
+	r, err := ParseResolver(r)
+	if err != nil {
+		return err
+	}
+	c.Delivery.Resolver = r
+	return nil
+}

@@ -41,3 +41,26 @@ func TestDeliveryByMXThroughTheConfiguredResolver(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 	assert.Positive(t, dns.Queries()["nowhere.test. MX"])
 }
+
+// TestDNSConfigChangesTheResolver: a box started with a DNS server that
+// does not answer defers mail by MX; dnsconfig points it at a working one
+// and the commit delivers the deferred message.
+func TestDNSConfigChangesTheResolver(t *testing.T) {
+	sinkPort, sinkDir := startSink(t)
+	dns := testdns.Start(t, testdns.Zone{
+		MX: map[string][]testdns.MX{"example.net": {{Host: "mx.example.net", Pref: 10}}},
+		A:  map[string][]string{"mx.example.net": {"127.0.0.1"}},
+	})
+	a := startAppliance(t, startOptions{domains: "e2e.test", mxPort: sinkPort}) // resolver: a dead port
+	token := uniqueToken("dns")
+	relay(t, a, "bob@example.net", token)
+	require.Eventually(t, func() bool {
+		return strings.Contains(a.cli(t, "grep -e \"Delayed: MID\" mail_logs\n").stdout, "MX lookup for example.net failed")
+	}, 10*time.Second, 50*time.Millisecond)
+	res := a.mustCommit(t, "dnsconfig setup "+dns.Addr()+"\ndnsconfig print\ncommit use the lab DNS server\n")
+	assert.Contains(t, res.stdout, "Currently using the DNS server "+dns.Addr()+".")
+	require.Eventually(t, func() bool { return sinkHas(sinkDir, token) }, 15*time.Second, 50*time.Millisecond, "the commit retried the deferred message")
+	bad := a.cli(t, "dnsconfig setup nowhere\n")
+	assert.Equal(t, 1, bad.code)
+	assert.Contains(t, bad.stderr, `"nowhere" is neither system nor a DNS server as IP or IP:port`)
+}
