@@ -168,7 +168,6 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-
 func firstStart(keys *certstore.KeyStore, opts Options) (*config.Config, error) {
 	f := opts.First
 	if f.Hostname == "" {
