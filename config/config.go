@@ -389,6 +389,26 @@ func SortMethods(ms []Method) []Method {
 	return slices.Compact(out)
 }
 
+// ServiceTLS is the TLS base of a service: its version range and, when
+// TLS 1.2 or older is enabled, the cipher suites its cipher string selects.
+// The engine's listeners add their certificate, delivery its client
+// certificate and roots.
+func ServiceTLS(svc Service) (*tls.Config, error) {
+	lo, hi := VersionRange(svc.Methods)
+	if lo == 0 {
+		return nil, fmt.Errorf("no TLS method enabled")
+	}
+	cfg := &tls.Config{MinVersion: lo, MaxVersion: hi}
+	if lo <= tls.VersionTLS12 {
+		res, err := Offered(svc.Ciphers)
+		if err != nil {
+			return nil, err
+		}
+		cfg.CipherSuites = res.IDs()
+	}
+	return cfg, nil
+}
+
 // VersionRange returns the lowest and highest enabled versions.
 func VersionRange(ms []Method) (lo, hi uint16) {
 	for _, m := range ms {

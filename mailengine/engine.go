@@ -191,7 +191,7 @@ func (e *Engine) Apply(ctx context.Context, c *config.Config) error {
 	}
 	var out *delivery.Settings
 	if e.opts.Deliverer != nil {
-		if out, err = e.outboundSettings(c); err != nil {
+		if out, err = delivery.NewSettings(c, e.opts.Keys, e.opts.TrustPool); err != nil {
 			return err
 		}
 	}

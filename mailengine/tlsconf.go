@@ -12,24 +12,12 @@ import (
 // generation gets fresh session-ticket keys, so a client resuming a session
 // from before a commit cannot keep the old certificate or versions.
 func serverTLS(svc config.Service, cert tls.Certificate, alpn []string) (*tls.Config, error) {
-	lo, hi := config.VersionRange(svc.Methods)
-	if lo == 0 {
-		return nil, fmt.Errorf("no TLS method enabled")
+	cfg, err := config.ServiceTLS(svc) // versions and ciphers, as delivery builds its own
+	if err != nil {
+		return nil, err
 	}
-	cfg := &tls.Config{
-		MinVersion:   lo,
-		MaxVersion:   hi,
-		Certificates: []tls.Certificate{cert},
-		NextProtos:   alpn,
-		// Real MTAs and OpenSSL 3.0 do not offer ML-KEM; keep Go's default list.
-	}
-	if lo <= tls.VersionTLS12 {
-		res, err := config.Offered(svc.Ciphers)
-		if err != nil {
-			return nil, err
-		}
-		cfg.CipherSuites = res.IDs()
-	}
+	cfg.Certificates = []tls.Certificate{cert}
+	cfg.NextProtos = alpn // Go's default key exchanges: real MTAs and OpenSSL 3.0 do not offer ML-KEM
 	var key [32]byte
 	if _, err := rand.Read(key[:]); err != nil {
 		return nil, err
