@@ -55,7 +55,7 @@ func customAuthorities(s *shell.Session, app *App, t func() *config.Trust) error
 				data, err = askConfigFile(s, app, "Enter the name of the PEM file to import:")
 			} else {
 				var text string
-				text, err = s.BlockChecked("Paste the authority's certificate in PEM format.", checkCertificates)
+				text, err = s.Block("Paste the authority's certificate in PEM format.")
 				data = []byte(text)
 			}
 			if err != nil {

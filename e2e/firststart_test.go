@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestFirstStartNotices: the first start says what the box listens on and
@@ -22,6 +24,9 @@ func TestFirstStartNotices(t *testing.T) {
 	old := a.smtpPort
 	a.smtpPort = freePorts(t, 1)[0]
 	a.start(t)
+	// stderr is copied by its own goroutine: it may trail the ready line on stdout.
+	want := fmt.Sprintf("relaybox: --smtp-port %d (RELAYBOX_SMTP_PORT) was ignored", a.smtpPort)
+	require.Eventually(t, func() bool { return strings.Contains(a.stderr.String(), want) }, 5*time.Second, 20*time.Millisecond, "stderr:\n%s", a.stderr)
 	errs := a.stderr.String()
 	assert.Contains(t, errs, fmt.Sprintf("relaybox: --smtp-port %d (RELAYBOX_SMTP_PORT) was ignored: it is a first-start setting and the data directory already has configuration version 1; move the listener with \"listenerconfig edit IncomingMail port %d\" and commit", a.smtpPort, a.smtpPort))
 	assert.NotContains(t, a.stdout.String(), "First start:")
