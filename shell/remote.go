@@ -106,6 +106,36 @@ func (c crlfWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// CRLF wraps w so that "\n" becomes "\r\n": the output of a session whose
+// client's terminal is raw (no line discipline on this side, as over SSH).
+func CRLF(w io.Writer) io.Writer { return crlfWriter{w: w} }
+
+// Stream is a remote client's input and output: the control socket's frames
+// or an SSH channel. The same shell code runs behind both.
+type Stream struct {
+	// TTY: the far end is a terminal, in raw mode (line editing here).
+	TTY       bool
+	KeepGoing bool
+	In        io.ReadCloser
+	Out, Err  io.Writer  // Err is used in script mode; on a TTY everything goes to Out
+	Width     func() int // the terminal's width, on a TTY
+}
+
+// RunStream runs a shell session over a remote stream: interactive with
+// line editing on a TTY, script mode otherwise. It returns the exit status.
+func RunStream(ctx context.Context, opts Options, st Stream) int {
+	opts.Interactive = st.TTY
+	opts.KeepGoing = st.KeepGoing
+	if st.TTY {
+		out := crlfWriter{w: st.Out}
+		opts.Out, opts.Err = out, out
+		opts.Terminal = Terminal{In: st.In, Out: out, Remote: true, Width: st.Width}
+	} else {
+		opts.In, opts.Out, opts.Err = st.In, st.Out, st.Err
+	}
+	return Run(ctx, opts)
+}
+
 // SessionFactory makes the options of a new shell session for an attached client.
 type SessionFactory func(h Hello) Options
 
@@ -148,19 +178,8 @@ func ServeConn(ctx context.Context, conn net.Conn, factory SessionFactory) {
 			}
 		}
 	}()
-	opts := factory(h)
-	opts.Interactive = h.TTY
-	opts.KeepGoing = h.KeepGoing
-	if h.TTY {
-		out := crlfWriter{w: frameWriter{fc: fc, typ: frameStdout}}
-		opts.Out, opts.Err = out, out
-		opts.Terminal = Terminal{In: pr, Out: out, Remote: true, Width: width.get}
-	} else {
-		opts.In = pr
-		opts.Out = frameWriter{fc: fc, typ: frameStdout}
-		opts.Err = frameWriter{fc: fc, typ: frameStderr}
-	}
-	code := Run(ctx, opts)
+	code := RunStream(ctx, factory(h), Stream{TTY: h.TTY, KeepGoing: h.KeepGoing, In: pr,
+		Out: frameWriter{fc: fc, typ: frameStdout}, Err: frameWriter{fc: fc, typ: frameStderr}, Width: width.get})
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], uint32(code))
 	_ = fc.send(frameExit, b[:])
