@@ -157,7 +157,7 @@ func (c *client) expect(want string) {
 	assert.Equal(c.t, want, c.reply())
 }
 
-func (c *client) cmd(line, want string) {
+func (c *client) check(line, want string) {
 	c.t.Helper()
 	c.send(line + "\r\n")
 	c.expect(want)
@@ -181,13 +181,13 @@ func TestTransactionWording(t *testing.T) {
 	rec := &recorder{}
 	_, addr := start(t, rec, nil)
 	c := dial(t, addr)
-	c.cmd("EHLO client.example.test", "250-mx.example.test\n250-PIPELINING\n250-SIZE 1000\n250-8BITMIME\n250-ENHANCEDSTATUSCODES\n250-CHUNKING\n250 SMTPUTF8")
-	c.cmd("MAIL FROM:<alice@example.test> SIZE=20 BODY=8BITMIME", "250 2.1.0 sender <alice@example.test> ok")
-	c.cmd(`RCPT TO:<"john doe"@example.test>`, `250 2.1.5 recipient <"john doe"@example.test> ok`)
-	c.cmd("DATA", "354 End data with <CR><LF>.<CR><LF>")
+	c.check("EHLO client.example.test", "250-mx.example.test\n250-PIPELINING\n250-SIZE 1000\n250-8BITMIME\n250-ENHANCEDSTATUSCODES\n250-CHUNKING\n250 SMTPUTF8")
+	c.check("MAIL FROM:<alice@example.test> SIZE=20 BODY=8BITMIME", "250 2.1.0 sender <alice@example.test> ok")
+	c.check(`RCPT TO:<"john doe"@example.test>`, `250 2.1.5 recipient <"john doe"@example.test> ok`)
+	c.check("DATA", "354 End data with <CR><LF>.<CR><LF>")
 	c.send("Subject: x\r\n\r\nbody\r\n.\r\n")
 	c.expect("250 2.0.0 ok:  Message 1 accepted")
-	c.cmd("QUIT", "221 2.0.0 mx.example.test closing connection")
+	c.check("QUIT", "221 2.0.0 mx.example.test closing connection")
 	c.closed()
 	got := rec.snapshot()
 	assert.Equal(t, []string{"alice@example.test"}, got.from)
@@ -198,10 +198,10 @@ func TestTransactionWording(t *testing.T) {
 func TestEHLOWithoutTLSOrUTF8(t *testing.T) {
 	_, addr := start(t, &recorder{}, func(s *Server) { s.UTF8 = false; s.MaxMessageBytes = 0 })
 	c := dial(t, addr)
-	c.cmd("EHLO c", "250-mx.example.test\n250-PIPELINING\n250-SIZE\n250-8BITMIME\n250-ENHANCEDSTATUSCODES\n250 CHUNKING")
-	c.cmd("MAIL FROM:<a@b.test> SMTPUTF8", "555 5.5.4 MAIL parameter SMTPUTF8 is not recognized")
-	c.cmd("HELO c", "250 mx.example.test")
-	c.cmd("MAIL FROM:<a@b.test> SIZE=10", "555 5.5.4 MAIL parameters need EHLO")
+	c.check("EHLO c", "250-mx.example.test\n250-PIPELINING\n250-SIZE\n250-8BITMIME\n250-ENHANCEDSTATUSCODES\n250 CHUNKING")
+	c.check("MAIL FROM:<a@b.test> SMTPUTF8", "555 5.5.4 MAIL parameter SMTPUTF8 is not recognized")
+	c.check("HELO c", "250 mx.example.test")
+	c.check("MAIL FROM:<a@b.test> SIZE=10", "555 5.5.4 MAIL parameters need EHLO")
 }
 
 func TestAddressesChecked(t *testing.T) {
@@ -239,7 +239,7 @@ func TestAddressesChecked(t *testing.T) {
 				return
 			}
 			require.True(t, strings.HasPrefix(r, "250 "), r)
-			c.cmd("RCPT TO:"+tc.rcpt, tc.want)
+			c.check("RCPT TO:"+tc.rcpt, tc.want)
 			if tc.kept != "" {
 				assert.Equal(t, []string{tc.kept}, rec.snapshot().rcpts)
 			} else {
@@ -252,11 +252,11 @@ func TestAddressesChecked(t *testing.T) {
 func TestHelloNameChecked(t *testing.T) {
 	_, addr := start(t, &recorder{}, nil)
 	c := dial(t, addr)
-	c.cmd("EHLO bad\rname", "500 5.5.2 Syntax error: the command contains a control character")
-	c.cmd("EHLO", "501 5.5.4 Syntax: EHLO hostname (a host name or an address literal)")
-	c.cmd("EHLO "+strings.Repeat("h", 256), "501 5.5.4 Syntax: EHLO hostname (a host name or an address literal)")
-	c.cmd("MAIL FROM:<a@b.test>", "503 5.5.1 Error: send HELO/EHLO first")
-	c.cmd("HELO [127.0.0.1]", "250 mx.example.test")
+	c.check("EHLO bad\rname", "500 5.5.2 Syntax error: the command contains a control character")
+	c.check("EHLO", "501 5.5.4 Syntax: EHLO hostname (a host name or an address literal)")
+	c.check("EHLO "+strings.Repeat("h", 256), "501 5.5.4 Syntax: EHLO hostname (a host name or an address literal)")
+	c.check("MAIL FROM:<a@b.test>", "503 5.5.1 Error: send HELO/EHLO first")
+	c.check("HELO [127.0.0.1]", "250 mx.example.test")
 }
 
 // TestDataDots feeds DATA bodies byte for byte and checks what the session
@@ -279,9 +279,9 @@ func TestDataDots(t *testing.T) {
 			_, addr := start(t, rec, func(s *Server) { s.MaxMessageBytes = 0 })
 			c := dial(t, addr)
 			c.ehlo()
-			c.cmd("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
-			c.cmd("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
-			c.cmd("DATA", "354 End data with <CR><LF>.<CR><LF>")
+			c.check("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
+			c.check("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
+			c.check("DATA", "354 End data with <CR><LF>.<CR><LF>")
 			c.send(tc.wire)
 			c.expect("250 2.0.0 ok:  Message 1 accepted")
 			assert.Equal(t, []string{tc.stored}, rec.snapshot().messages)
@@ -294,11 +294,11 @@ func TestSizeLimitIsExact(t *testing.T) {
 	_, addr := start(t, rec, func(s *Server) { s.MaxMessageBytes = 100 })
 	c := dial(t, addr)
 	c.ehlo()
-	c.cmd("MAIL FROM:<a@x.test> SIZE=101", "552 5.3.4 Message size exceeds fixed maximum message size (100 bytes)")
+	c.check("MAIL FROM:<a@x.test> SIZE=101", "552 5.3.4 Message size exceeds fixed maximum message size (100 bytes)")
 	for _, size := range []int{100, 101} {
-		c.cmd("MAIL FROM:<a@x.test> SIZE=100", "250 2.1.0 sender <a@x.test> ok")
-		c.cmd("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
-		c.cmd("DATA", "354 End data with <CR><LF>.<CR><LF>")
+		c.check("MAIL FROM:<a@x.test> SIZE=100", "250 2.1.0 sender <a@x.test> ok")
+		c.check("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
+		c.check("DATA", "354 End data with <CR><LF>.<CR><LF>")
 		c.send(strings.Repeat("z", size-2) + "\r\n.\r\n")
 		if size == 100 {
 			c.expect("250 2.0.0 ok:  Message 1 accepted")
@@ -306,7 +306,7 @@ func TestSizeLimitIsExact(t *testing.T) {
 			c.expect("552 5.3.4 Message size exceeds fixed maximum message size (100 bytes)")
 		}
 	}
-	c.cmd("NOOP", "250 2.0.0 Ok")
+	c.check("NOOP", "250 2.0.0 Ok")
 	assert.Len(t, rec.snapshot().messages, 1)
 }
 
@@ -318,8 +318,8 @@ func TestBDAT(t *testing.T) {
 	c.send("BDAT 3\r\nabcNOOP\r\n") // the chunk is read (and dropped) before the answer
 	c.expect("503 5.5.1 Error: need MAIL command")
 	c.expect("250 2.0.0 Ok")
-	c.cmd("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
-	c.cmd("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
+	c.check("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
+	c.check("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
 	c.send("BDAT 7\r\nline 1\n") // binary: no dot-unstuffing, no line-end rewriting
 	c.expect("250 2.0.0 7 octets received")
 	c.send("BDAT 5 LAST\r\n.\r\n.x")
@@ -327,20 +327,20 @@ func TestBDAT(t *testing.T) {
 	assert.Equal(t, []string{"line 1\n.\r\n.x"}, rec.snapshot().messages)
 
 	// 21 bytes in two chunks: over the limit, refused at LAST, nothing kept.
-	c.cmd("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
-	c.cmd("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
+	c.check("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
+	c.check("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
 	c.send("BDAT 11\r\n01234567890BDAT 10 LAST\r\n0123456789")
 	c.expect("250 2.0.0 11 octets received")
 	c.expect("552 5.3.4 Message size exceeds fixed maximum message size (20 bytes)")
-	c.cmd("DATA", "503 5.5.1 Error: need MAIL command")
+	c.check("DATA", "503 5.5.1 Error: need MAIL command")
 
 	// RSET in the middle drops the transfer.
-	c.cmd("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
-	c.cmd("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
+	c.check("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
+	c.check("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
 	c.send("BDAT 2\r\nab")
 	c.expect("250 2.0.0 2 octets received")
-	c.cmd("RSET", "250 2.0.0 Ok")
-	c.cmd("BDAT x", "501 5.5.4 Syntax: BDAT size [LAST]")
+	c.check("RSET", "250 2.0.0 Ok")
+	c.check("BDAT x", "501 5.5.4 Syntax: BDAT size [LAST]")
 	c.closed()
 	got := rec.snapshot()
 	assert.Len(t, got.messages, 1)
@@ -355,10 +355,10 @@ func TestErrorLimitTarpitsThenDisconnects(t *testing.T) {
 	_, addr := start(t, rec, func(s *Server) { s.SoftErrorLimit, s.HardErrorLimit, s.ErrorDelay = 3, 6, delay })
 	c := dial(t, addr)
 	c.ehlo()
-	c.cmd("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
+	c.check("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
 	begin := time.Now()
 	for i := 1; i <= 5; i++ {
-		c.cmd("RCPT TO:<harvest"+fmt.Sprint(i)+"@other.test>", "550 5.7.1 relaying denied")
+		c.check("RCPT TO:<harvest"+fmt.Sprint(i)+"@other.test>", "550 5.7.1 relaying denied")
 	}
 	c.send("RCPT TO:<last@other.test>\r\n")
 	c.expect("550 5.7.1 relaying denied")
@@ -373,19 +373,19 @@ func TestTransactionLoopLimited(t *testing.T) {
 	c := dial(t, addr)
 	c.ehlo()
 	for range 3 {
-		c.cmd("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
-		c.cmd("RSET", "250 2.0.0 Ok")
+		c.check("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
+		c.check("RSET", "250 2.0.0 Ok")
 	}
-	c.cmd("MAIL FROM:<a@x.test>", "421 4.7.0 mx.example.test Error: too many transactions in this connection, connect again")
+	c.check("MAIL FROM:<a@x.test>", "421 4.7.0 mx.example.test Error: too many transactions in this connection, connect again")
 	c.closed()
 }
 
 func TestLongCommandLine(t *testing.T) {
 	_, addr := start(t, &recorder{}, func(s *Server) { s.MaxLineLength = 100 })
 	c := dial(t, addr)
-	c.cmd("NOOP "+strings.Repeat("x", 100), "500 5.5.2 Line too long (the limit is 100 characters)")
-	c.cmd("NOOP "+strings.Repeat("x", 200000), "500 5.5.2 Line too long (the limit is 100 characters)")
-	c.cmd("NOOP", "250 2.0.0 Ok")
+	c.check("NOOP "+strings.Repeat("x", 100), "500 5.5.2 Line too long (the limit is 100 characters)")
+	c.check("NOOP "+strings.Repeat("x", 200000), "500 5.5.2 Line too long (the limit is 100 characters)")
+	c.check("NOOP", "250 2.0.0 Ok")
 }
 
 func TestNonSMTPClientsAreDropped(t *testing.T) {
@@ -418,9 +418,9 @@ func TestAbortedDataKeepsNothing(t *testing.T) {
 	_, addr := start(t, rec, nil)
 	c := dial(t, addr)
 	c.ehlo()
-	c.cmd("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
-	c.cmd("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
-	c.cmd("DATA", "354 End data with <CR><LF>.<CR><LF>")
+	c.check("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
+	c.check("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
+	c.check("DATA", "354 End data with <CR><LF>.<CR><LF>")
 	c.send("Subject: half\r\n")
 	require.NoError(t, c.c.Close())
 	require.Eventually(t, func() bool { return len(rec.snapshot().dataErrs) == 1 }, 5*time.Second, 5*time.Millisecond)
@@ -452,10 +452,10 @@ func TestStartTLSDiscardsPipelinedClearText(t *testing.T) {
 	tc := tls.Client(c.c, &tls.Config{InsecureSkipVerify: true})
 	require.NoError(t, tc.Handshake())
 	c.c, c.br = tc, bufio.NewReader(tc)
-	c.cmd("MAIL FROM:<a@x.test>", "503 5.5.1 Error: send HELO/EHLO first")
+	c.check("MAIL FROM:<a@x.test>", "503 5.5.1 Error: send HELO/EHLO first")
 	c.send("EHLO c\r\n")
 	assert.NotContains(t, c.reply(), "STARTTLS")
-	c.cmd("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
+	c.check("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
 	got := rec.snapshot()
 	assert.Equal(t, []string{"a@x.test"}, got.from, "the injected MAIL must never reach the session")
 	assert.Equal(t, []string{"TLS 1.3"}, got.tls)
@@ -466,7 +466,7 @@ func TestFailedHandshakeIsReportedAndClosed(t *testing.T) {
 	_, addr := start(t, rec, func(s *Server) { s.TLS = tlsConfig(t) })
 	c := dial(t, addr)
 	c.ehlo()
-	c.cmd("STARTTLS", "220 2.0.0 Ready to start TLS")
+	c.check("STARTTLS", "220 2.0.0 Ready to start TLS")
 	c.send("this is not a TLS ClientHello\r\n")
 	c.closed()
 	require.Eventually(t, func() bool { return len(rec.snapshot().tls) == 1 }, 5*time.Second, 5*time.Millisecond)
@@ -483,9 +483,9 @@ func TestShutdownAnswersIdleAndFinishesData(t *testing.T) {
 	idle.ehlo()
 	busy := dial(t, addr)
 	busy.ehlo()
-	busy.cmd("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
-	busy.cmd("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
-	busy.cmd("DATA", "354 End data with <CR><LF>.<CR><LF>")
+	busy.check("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
+	busy.check("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
+	busy.check("DATA", "354 End data with <CR><LF>.<CR><LF>")
 	busy.send("Subject: in flight\r\n")
 
 	shut := make(chan error, 1)
@@ -521,9 +521,9 @@ func TestRetireLetsSessionsFinish(t *testing.T) {
 		_, err := net.DialTimeout("tcp", addr, time.Second)
 		return err != nil
 	}, 5*time.Second, 10*time.Millisecond, "the listener closes")
-	c.cmd("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
-	c.cmd("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
-	c.cmd("DATA", "354 End data with <CR><LF>.<CR><LF>")
+	c.check("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
+	c.check("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
+	c.check("DATA", "354 End data with <CR><LF>.<CR><LF>")
 	c.send("x\r\n.\r\n")
 	c.expect("250 2.0.0 ok:  Message 1 accepted")
 	select {
@@ -531,7 +531,7 @@ func TestRetireLetsSessionsFinish(t *testing.T) {
 		t.Fatalf("Retire returned (%v) with a session open", err)
 	default:
 	}
-	c.cmd("QUIT", "221 2.0.0 mx.example.test closing connection")
+	c.check("QUIT", "221 2.0.0 mx.example.test closing connection")
 	require.NoError(t, <-retired)
 }
 
@@ -540,9 +540,9 @@ func TestShutdownDeadlineClosesEverything(t *testing.T) {
 	srv, addr := start(t, rec, nil)
 	c := dial(t, addr)
 	c.ehlo()
-	c.cmd("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
-	c.cmd("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
-	c.cmd("DATA", "354 End data with <CR><LF>.<CR><LF>")
+	c.check("MAIL FROM:<a@x.test>", "250 2.1.0 sender <a@x.test> ok")
+	c.check("RCPT TO:<b@x.test>", "250 2.1.5 recipient <b@x.test> ok")
+	c.check("DATA", "354 End data with <CR><LF>.<CR><LF>")
 	c.send("x\r\n") // never finished
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
