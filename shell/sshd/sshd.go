@@ -34,10 +34,18 @@ import (
 // Users decides logins. A refusal is an error; its text is not shown to the
 // client (SSH only says "Permission denied").
 type Users interface {
-	// Password checks a password login from source (the client's address).
+	// Password checks a password login from source (the client's address),
+	// and logs it either way.
 	Password(ctx context.Context, user, password, source string) error
-	// PublicKey checks that key is one of user's authorized keys.
+	// PublicKey checks that key is one of user's authorized keys and that
+	// the login may proceed; it logs nothing (a client tries its keys one
+	// after another).
 	PublicKey(ctx context.Context, user string, key ssh.PublicKey, source string) error
+	// KeyLogin is told of a login with a key, once the connection is up.
+	KeyLogin(user, source string)
+	// KeysRefused is told once of a connection that offered keys, had them
+	// all refused and did not log in: one failure, however many keys.
+	KeysRefused(user, source string)
 }
 
 // Sessions builds the shell of a logged-in user.
@@ -96,30 +104,43 @@ func New(opts Options) (*Server, error) {
 		opts.ErrorLog = log.New(io.Discard, "", 0)
 	}
 	s := &Server{opts: opts, lns: map[net.Listener]struct{}{}, conns: map[*ssh.ServerConn]struct{}{}, sessions: map[*session]struct{}{}}
-	s.cfg = &ssh.ServerConfig{
-		ServerVersion: "SSH-2.0-Relaybox",
-		MaxAuthTries:  6,
-		PasswordCallback: func(c ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), s.opts.LoginGrace)
-			defer cancel()
-			if err := s.opts.Users.Password(ctx, c.User(), string(password), hostOf(c.RemoteAddr())); err != nil {
-				return nil, err
-			}
-			return &ssh.Permissions{Extensions: map[string]string{"method": "password"}}, nil
-		},
-		PublicKeyCallback: func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), s.opts.LoginGrace)
-			defer cancel()
-			if err := s.opts.Users.PublicKey(ctx, c.User(), key, hostOf(c.RemoteAddr())); err != nil {
-				return nil, err
-			}
-			return &ssh.Permissions{Extensions: map[string]string{"method": "publickey", "key": ssh.FingerprintSHA256(key)}}, nil
-		},
-	}
+	s.cfg = &ssh.ServerConfig{ServerVersion: "SSH-2.0-Relaybox", MaxAuthTries: 6}
 	for _, k := range opts.HostKeys {
 		s.cfg.AddHostKey(k)
 	}
 	return s, nil
+}
+
+// login is one connection's authentication: its own callbacks, so that
+// refused keys are counted once per connection.
+type login struct {
+	srv         *Server
+	keysRefused bool
+	user, from  string
+}
+
+// config is the server configuration of one connection.
+func (l *login) config() *ssh.ServerConfig {
+	cfg := *l.srv.cfg
+	cfg.PasswordCallback = func(c ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), l.srv.opts.LoginGrace)
+		defer cancel()
+		if err := l.srv.opts.Users.Password(ctx, c.User(), string(password), hostOf(c.RemoteAddr())); err != nil {
+			return nil, err
+		}
+		return &ssh.Permissions{Extensions: map[string]string{"method": "password"}}, nil
+	}
+	cfg.PublicKeyCallback = func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), l.srv.opts.LoginGrace)
+		defer cancel()
+		l.user, l.from = c.User(), hostOf(c.RemoteAddr())
+		if err := l.srv.opts.Users.PublicKey(ctx, c.User(), key, l.from); err != nil {
+			l.keysRefused = true
+			return nil, err
+		}
+		return &ssh.Permissions{Extensions: map[string]string{"method": "publickey", "key": ssh.FingerprintSHA256(key)}}, nil
+	}
+	return &cfg
 }
 
 // hostOf is an address without its port.
@@ -168,12 +189,19 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) handle(nc net.Conn) {
 	defer nc.Close()
 	_ = nc.SetDeadline(time.Now().Add(s.opts.LoginGrace))
-	conn, chans, reqs, err := ssh.NewServerConn(nc, s.cfg)
+	l := &login{srv: s}
+	conn, chans, reqs, err := ssh.NewServerConn(nc, l.config())
 	if err != nil {
+		if l.keysRefused {
+			s.opts.Users.KeysRefused(l.user, l.from)
+		}
 		s.opts.ErrorLog.Printf("ssh %s: %v", nc.RemoteAddr(), err)
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
+	if conn.Permissions != nil && conn.Permissions.Extensions["method"] == "publickey" {
+		s.opts.Users.KeyLogin(conn.User(), hostOf(conn.RemoteAddr()))
+	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()

@@ -44,6 +44,24 @@ func (u *users) Password(_ context.Context, user, password, source string) error
 	return errors.New("wrong password")
 }
 
+func (u *users) KeyLogin(user, source string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.log = append(u.log, "key login "+user+" "+source)
+}
+
+func (u *users) KeysRefused(user, source string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.log = append(u.log, "keys refused "+user+" "+source)
+}
+
+func (u *users) logged() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]string(nil), u.log...)
+}
+
 func (u *users) PublicKey(_ context.Context, user string, key ssh.PublicKey, _ string) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -75,10 +93,11 @@ func (s *sessions) Session(user, _ string) (shell.Options, func(), error) {
 }
 
 type fixture struct {
-	srv  *Server
-	port int
-	key  string // the client's private key file
-	sess *sessions
+	srv   *Server
+	users *users
+	port  int
+	key   string // the client's private key file
+	sess  *sessions
 }
 
 func start(t *testing.T, edit func(*Options)) *fixture {
@@ -109,7 +128,8 @@ func start(t *testing.T, edit func(*Options)) *fixture {
 	})
 	require.NoError(t, err)
 	sess := &sessions{store: store}
-	opts := Options{HostKeys: []ssh.Signer{hostKey}, Users: &users{keys: []ssh.PublicKey{pub}}, Sessions: sess, Goodbye: "The appliance is shutting down."}
+	u := &users{keys: []ssh.PublicKey{pub}}
+	opts := Options{HostKeys: []ssh.Signer{hostKey}, Users: u, Sessions: sess, Goodbye: "The appliance is shutting down."}
 	if edit != nil {
 		edit(&opts)
 	}
@@ -123,7 +143,7 @@ func start(t *testing.T, edit func(*Options)) *fixture {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return &fixture{srv: srv, port: ln.Addr().(*net.TCPAddr).Port, key: keyFile, sess: sess}
+	return &fixture{srv: srv, users: u, port: ln.Addr().(*net.TCPAddr).Port, key: keyFile, sess: sess}
 }
 
 // sshArgs are the client options of every test: no known_hosts, no agent,
@@ -168,6 +188,7 @@ func TestExecOneLinerWithKey(t *testing.T) {
 	r := run(t, "ssh", f.sshArgs("admin@127.0.0.1", `hello one; hello "two; three"`), "")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Contains(t, r.stdout, "hello admin one\n")
+	assert.Equal(t, []string{"key login admin 127.0.0.1"}, f.users.logged())
 	assert.Contains(t, r.stdout, "hello admin two; three\n", "a ; inside quotes does not split")
 }
 
@@ -220,6 +241,7 @@ func TestUnknownKeyRefused(t *testing.T) {
 	r := run(t, "ssh", args, "")
 	assert.Equal(t, 255, r.code)
 	assert.Contains(t, r.stderr, "Permission denied")
+	assert.Equal(t, []string{"keys refused admin 127.0.0.1"}, f.users.logged(), "one failure for the connection")
 }
 
 func TestSessionLimit(t *testing.T) {
