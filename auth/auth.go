@@ -226,6 +226,89 @@ func (a *Authenticator) Authenticate(ctx context.Context, at Attempt) error {
 	return ErrDenied
 }
 
+// The calls below serve logins that Authenticate cannot check, such as an SSH public key (the
+// SSH library checks the signature): the caller decides, and the Authenticator refuses during a
+// lock-out, counts the failures and writes the log, with the same per-user and per-address
+// counters and lock-outs as Authenticate, so a failure over one way in counts for the others.
+// Password logins, over SSH too, keep using Authenticate (it spends the bcrypt time and delays
+// failures). method names the way in the log, as SSH names it ("publickey"); "" names none.
+
+// Check returns a *LockedError while the user name or the source address is locked out, or
+// ctx's error; nil otherwise. It counts and logs nothing: call it before accepting a key.
+func (a *Authenticator) Check(ctx context.Context, user, addr, service string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, srcKey := source(addr)
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u, s := a.users.get(clip(user), now, a.policy), a.sources.get(srcKey, now, a.policy)
+	if until := later(u.lockedAt(now), s.lockedAt(now)); !until.IsZero() {
+		return &LockedError{RetryAfter: until.Sub(now)}
+	}
+	return nil
+}
+
+// Fail counts one failed login for the user name and the source address, as a wrong password
+// does, and logs it; the failure that reaches the limit locks them out and logs the lock-out.
+// It does not delay: the caller may. An SSH client offers its keys one after another (an agent
+// may hold several), so the SSH server counts refused keys once per connection, not once per key.
+func (a *Authenticator) Fail(user, addr, service, method string) {
+	user, label := clip(user), clip(service)
+	if method != "" {
+		label += ", " + clip(method)
+	}
+	srcShown, srcKey := source(addr)
+	now := a.now()
+	a.mu.Lock()
+	u := a.users.get(user, now, a.policy)
+	if u == nil {
+		u = a.users.add(user, now, a.policy)
+	}
+	s := a.sources.get(srcKey, now, a.policy)
+	if s == nil {
+		s = a.sources.add(srcKey, now, a.policy)
+	}
+	var userLocked, sourceLocked bool
+	var uFailures, sFailures int
+	if u != nil {
+		userLocked, uFailures = u.fail(now, a.policy), u.failures
+	}
+	if s != nil {
+		sourceLocked, sFailures = s.fail(now, a.policy), s.failures
+	}
+	a.mu.Unlock()
+	a.log.Infof("A failed login attempt for user %s from %s (%s)", shown(user), srcShown, label)
+	if userLocked {
+		a.log.Warningf("User %s locked out for %s after %d failed attempts from %s (%s)", shown(user), a.policy.Lockout, uFailures, srcShown, label)
+	}
+	if sourceLocked {
+		a.log.Warningf("Address %s locked out for %s after %d failed attempts (%s)", srcKey, a.policy.Lockout, sFailures, label)
+	}
+}
+
+// Succeed logs a successful login and clears the user name's failures, as a right password
+// does (the address keeps its own; a lock-out in force stays). Call it only after Check allowed
+// the login.
+func (a *Authenticator) Succeed(user, addr, service, method string) {
+	user, label := clip(user), clip(service)
+	if method != "" {
+		label += ", " + clip(method)
+	}
+	srcShown, _ := source(addr)
+	now := a.now()
+	a.mu.Lock()
+	if u := a.users.get(user, now, a.policy); u != nil && u.lockedAt(now).IsZero() {
+		u.failures, u.lockedUntil = 0, time.Time{}
+		if u.pending == 0 {
+			delete(a.users.m, user)
+		}
+	}
+	a.mu.Unlock()
+	a.log.Infof("User %s logged in from %s (%s)", shown(user), srcShown, label)
+}
+
 // reserveLocked counts an attempt in flight for the user name and the source, or refuses it while
 // either is locked out or has no failure left for it. a.mu must be held.
 func (a *Authenticator) reserveLocked(user, src string, now time.Time) (*record, *record, error) {

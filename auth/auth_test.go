@@ -374,3 +374,67 @@ func TestPolicyDefaults(t *testing.T) {
 	}
 	assert.Equal(t, []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second}, got)
 }
+
+// TestKeyLoginsShareTheCounters: the SSH server's public-key logins (Check, Fail, Succeed) count
+// with the passwords' failures, per user name and per address, and log in the same style.
+func TestKeyLoginsShareTheCounters(t *testing.T) {
+	f := newFixture(t, Policy{})
+	ctx := context.Background()
+	require.NoError(t, f.auth.Check(ctx, "admin", "192.0.2.1:50000", "ssh"))
+	for range 3 {
+		require.ErrorIs(t, f.auth.Authenticate(ctx, f.users.attempt("192.0.2.1", "admin", "nope")), ErrDenied)
+	}
+	f.auth.Fail("admin", "198.51.100.1:22", "ssh", "publickey")
+	require.NoError(t, f.auth.Check(ctx, "admin", "198.51.100.9", "ssh"), "4 failures: not yet")
+	f.auth.Fail("admin", "198.51.100.2:22", "ssh", "publickey")
+	var le *LockedError
+	require.ErrorAs(t, f.auth.Check(ctx, "admin", "203.0.113.1", "ssh"), &le, "the 5th failure, a key, locks the name")
+	assert.Equal(t, 15*time.Minute, le.RetryAfter)
+	assert.Equal(t, locked, outcomeOf(f.auth.Authenticate(ctx, f.users.attempt("203.0.113.1", "admin", "right"))), "and the password login too")
+	require.NoError(t, f.auth.Check(ctx, "bob", "203.0.113.1", "ssh"), "another name from another address is not locked")
+
+	f.clock.advance(15 * time.Minute)
+	require.NoError(t, f.auth.Check(ctx, "admin", "203.0.113.1", "ssh"), "the lock-out ends")
+	f.auth.Succeed("admin", "[2001:db8::5]:4000", "ssh", "publickey")
+
+	for i := range 5 {
+		f.auth.Fail(fmt.Sprintf("guess%d", i), "192.0.2.99", "ssh", "publickey")
+	}
+	require.ErrorAs(t, f.auth.Check(ctx, "bob", "192.0.2.99:1", "ssh"), &le, "many names from one address lock the address")
+	assert.Equal(t, locked, outcomeOf(f.auth.Authenticate(ctx, f.users.attempt("192.0.2.99", "bob", "bobpw"))))
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.ErrorIs(t, f.auth.Check(cancelled, "bob", "192.0.2.1", "ssh"), context.Canceled)
+
+	lines := f.log.all()
+	assert.Equal(t, []string{
+		"Info: A failed login attempt for user admin from 192.0.2.1 (gui)",
+		"Info: A failed login attempt for user admin from 192.0.2.1 (gui)",
+		"Info: A failed login attempt for user admin from 192.0.2.1 (gui)",
+		"Info: A failed login attempt for user admin from 198.51.100.1 (ssh, publickey)",
+		"Info: A failed login attempt for user admin from 198.51.100.2 (ssh, publickey)",
+		"Warning: User admin locked out for 15m0s after 5 failed attempts from 198.51.100.2 (ssh, publickey)",
+		"Info: User admin logged in from 2001:db8::5 (ssh, publickey)",
+	}, lines[:7])
+	assert.Equal(t, "Warning: Address 192.0.2.99 locked out for 15m0s after 5 failed attempts (ssh, publickey)", lines[len(lines)-1])
+}
+
+// TestKeySuccessClearsTheNameNotALockOut: a key login clears the name's failures as a right
+// password does, but not a lock-out in force (Check refuses first).
+func TestKeySuccessClearsTheNameNotALockOut(t *testing.T) {
+	f := newFixture(t, Policy{})
+	ctx := context.Background()
+	for range 4 {
+		f.auth.Fail("admin", "192.0.2.1", "ssh", "publickey")
+	}
+	f.auth.Succeed("admin", "192.0.2.2", "ssh", "publickey")
+	for range 4 {
+		f.auth.Fail("admin", "192.0.2.3", "ssh", "publickey")
+	}
+	require.NoError(t, f.auth.Check(ctx, "admin", "192.0.2.4", "ssh"), "the success started a new run")
+	f.auth.Fail("admin", "192.0.2.3", "ssh", "publickey")
+	f.auth.Succeed("admin", "192.0.2.5", "ssh", "publickey")
+	var le *LockedError
+	require.ErrorAs(t, f.auth.Check(ctx, "admin", "192.0.2.6", "ssh"), &le, "a success does not lift a lock-out")
+}

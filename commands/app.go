@@ -6,6 +6,8 @@
 package commands
 
 import (
+	"time"
+
 	"relaybox/config"
 	"relaybox/mailengine"
 	"relaybox/shell"
@@ -27,6 +29,35 @@ type App struct {
 	Queue    Queue
 	Verifier Verifier
 	Outbound Outbound
+	// Sessions is the registry of shell sessions (who, last); nil when the
+	// appliance keeps none: who then shows only the current session.
+	Sessions Sessions
+}
+
+// SessionInfo is one open shell session.
+type SessionInfo struct {
+	User string
+	// From is where the session comes from: the client's address for SSH,
+	// "" on the console and the control socket.
+	From  string
+	Kind  string // "console", "ssh" or "socket"
+	Since time.Time
+	Idle  time.Duration
+}
+
+// LoginRecord is one login, open or ended.
+type LoginRecord struct {
+	User, From, Kind string
+	Login            time.Time
+	Logout           time.Time // zero: still logged in
+}
+
+// Sessions reports who is logged in and the recent logins.
+type Sessions interface {
+	// Who lists the open sessions, this one included.
+	Who() []SessionInfo
+	// Last lists the recent logins, open and ended, in any order.
+	Last() []LoginRecord
 }
 
 // Outbound reports the delivery engine's connections.
@@ -47,6 +78,11 @@ func All(app *App) []shell.Command {
 		rollbackconfig(app),
 		certconfig(app),
 		sethostname(),
+		userconfig(),
+		sshconfig(),
+		passwd(app),
+		who(app),
+		last(app),
 		listenerconfig(),
 		smtproutes(),
 		destconfig(),

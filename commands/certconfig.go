@@ -494,15 +494,6 @@ func certSecrets(args []string) []int {
 	return out
 }
 
-// checkBatchPassphrase refuses the mask as a passphrase: it is what the shell
-// shows, and what the line editor recalls, in place of the real one.
-func checkBatchPassphrase(p string) error {
-	if p == shell.Mask {
-		return fmt.Errorf("%s is what the shell shows in place of a passphrase (a line recalled with the arrow keys keeps it): type the real passphrase instead", shell.Mask)
-	}
-	return nil
-}
-
 // newRequest reads the key=value words of "certconfig new NAME …".
 func newRequest(name string, kv map[string]string) (certstore.Request, error) {
 	r := certstore.Request{Name: name, CommonName: kv["cn"], Organization: kv["o"], Unit: kv["ou"], Locality: kv["l"], State: kv["st"], Country: kv["c"], Days: 3650, KeyType: "rsa", KeyBits: 2048}
@@ -590,7 +581,7 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		}
 		return attachSigned(s, app, cert, string(data), "")
 	case "import":
-		if err := checkBatchPassphrase(args[3]); err != nil {
+		if err := checkBatchSecret("passphrase", args[3]); err != nil {
 			return err
 		}
 		data, err := readConfigFile(app, args[2])
@@ -602,7 +593,7 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		}
 		return importCertificate(s, app, args[1], data, args[3])
 	case "export":
-		if err := checkBatchPassphrase(args[3]); err != nil {
+		if err := checkBatchSecret("passphrase", args[3]); err != nil {
 			return err
 		}
 		return exportCertificate(s, app, cert, args[2], args[3])

@@ -15,11 +15,15 @@ func commit(app *App) shell.Command {
 		Help: `Asks for a comment, validates the whole pending configuration, applies it to the
 running engine without dropping connections, then saves it as a new version.
 If applying fails, the appliance keeps the previous version, nothing is saved,
-and your pending changes stay so you can fix them.
+and your pending changes stay so you can fix them. Only administrators commit
+(operators' changes stay pending until an administrator's session commits them).
 
 Batch form:
   commit [COMMENT WORDS...]`,
 		Run: func(s *shell.Session, args []string) error {
+			if err := refuseOperator(s, "commit"); err != nil {
+				return err
+			}
 			if !s.Pending.Changed() {
 				s.Println("There is no data to commit.")
 				return nil

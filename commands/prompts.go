@@ -383,3 +383,107 @@ func checkKey(text string) error {
 	_, err := certstore.ParsePrivateKey(text)
 	return err
 }
+
+// checkBatchSecret refuses the mask as a secret (a passphrase, a password):
+// it is what the shell shows, and what the line editor recalls, in place of
+// the real one.
+func checkBatchSecret(what, p string) error {
+	if p == shell.Mask {
+		return fmt.Errorf("%s is what the shell shows in place of a %s (a line recalled with the arrow keys keeps it): type the real %s instead", shell.Mask, what, what)
+	}
+	return nil
+}
+
+// secretsFrom names the batch arguments from index i on as secret, when
+// the first argument is one of words: a secret with a blank typed without
+// quotes is split into several words, each of them secret.
+func secretsFrom(i int, words ...string) func(args []string) []int {
+	return func(args []string) []int {
+		if len(words) > 0 && (len(args) == 0 || !containsWord(words, strings.ToLower(args[0]))) {
+			return nil
+		}
+		var out []int
+		for j := i; j < len(args); j++ {
+			out = append(out, j)
+		}
+		return out
+	}
+}
+
+// isAdmin reports whether the session may do everything: an administrator,
+// or the machine owner (console and control socket, Role "").
+func isAdmin(s *shell.Session) bool { return s.Role == "" || s.Role == config.RoleAdmin }
+
+// refuseOperator refuses what only an administrator may do: commit, or
+// change accounts (what names it, e.g. "userconfig NEW"). The role is the
+// session's, fixed at login.
+func refuseOperator(s *shell.Session, what string) error {
+	if isAdmin(s) {
+		return nil
+	}
+	if what == "commit" {
+		return fmt.Errorf("operators cannot commit: you are not in the correct access group to use commit (your role is %s); ask an administrator to commit the changes, or drop them with clearchanges", shell.ShowInput(s.Role))
+	}
+	return fmt.Errorf("operators cannot change user accounts: you are not in the correct access group to use %s (your role is %s); ask an administrator, or change your own password with passwd", what, shell.ShowInput(s.Role))
+}
+
+// adminOnly wraps an operation only administrators may run.
+func adminOnly(s *shell.Session, what string, run func() error) func() error {
+	return func() error {
+		if err := refuseOperator(s, what); err != nil {
+			return err
+		}
+		return run()
+	}
+}
+
+// userItems lists the accounts as the dialogs show them.
+func userItems(c *config.Config) []listItem {
+	names, texts := make([]string, len(c.Users)), make([]string, len(c.Users))
+	for i, u := range c.Users {
+		names[i], texts[i] = u.Name, fmt.Sprintf("%s - %q (%s)", u.Name, u.FullName, u.Role)
+	}
+	return numbered(names, texts)
+}
+
+// pickUser asks for an account by name or number; Enter goes back. It
+// returns the account's name.
+func pickUser(s *shell.Session, c *config.Config, question string) (string, error) {
+	i, err := pickFrom(s, question, userItems(c), 0)
+	if err != nil {
+		return "", err
+	}
+	return c.Users[i].Name, nil
+}
+
+// askNewPassword asks a new password for the account name twice, never
+// echoed; valid applies the policy. Enter (an empty password) goes back.
+func askNewPassword(s *shell.Session, question string, valid func(string) error) (string, error) {
+	pass, err := emptyGoesBack(func(check func(string) error) (string, error) { return s.Secret(question, check) }, valid)
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.Secret(againQuestion, func(p string) error {
+		if p != pass {
+			return errors.New("The passwords do not match: enter the same password twice")
+		}
+		return nil
+	}); err != nil {
+		return "", err
+	}
+	return pass, nil
+}
+
+// againQuestion asks a new password the second time.
+const againQuestion = "Please enter the new password again:"
+
+// policyCheck applies the policy to a new password for the account name at its prompt.
+func policyCheck(c *config.Config, name string) func(string) error {
+	return func(p string) error {
+		var cur, prev string
+		if u, err := c.FindUser(name); err == nil {
+			cur, prev = u.PasswordHash, u.PreviousHash
+		}
+		return c.PasswordPolicy.CheckPassword(name, cur, prev, p)
+	}
+}

@@ -16,7 +16,8 @@ number of a version in the list is its version number.
 Dialog: rollbackconfig shows whether Rollback Configuration is enabled, then
   ROLLBACK  the kept versions (version, time, user, comment); choose one
   SETUP     enable or disable Rollback Configuration (disabled: no ROLLBACK)
-The last 50 committed versions are kept either way.
+The last 50 committed versions are kept either way. User accounts, their
+passwords and keys, and the password policy are not rolled back.
 
 Batch forms:
   rollbackconfig VERSION [commit]
@@ -105,14 +106,23 @@ func rollbackDialog(s *shell.Session, app *App) error {
 }
 
 func rollbackTo(s *shell.Session, app *App, v int, commitNow bool) error {
+	if commitNow {
+		if err := refuseOperator(s, "commit"); err != nil {
+			return err
+		}
+	}
 	old, err := app.Store.Version(v)
 	if err != nil {
 		return err
 	}
 	// The rollback setting itself is not rolled back: it is how the admin
-	// reached this version.
+	// reached this version. Nor are the accounts and the password policy: a
+	// rollback must not bring back an old password, a deleted account or a
+	// removed key.
 	old = old.Clone()
-	old.Rollback = s.Pending.Config().Rollback
+	cur := s.Pending.Config()
+	old.Rollback = cur.Rollback
+	old.Users, old.PasswordPolicy = cur.Clone().Users, cur.PasswordPolicy
 	s.Pending.Replace(old)
 	if !s.Pending.Changed() {
 		s.Printf("Version %d has the same settings as the committed configuration; nothing to roll back.\n", v)

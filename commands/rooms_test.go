@@ -20,6 +20,8 @@ var shared = map[string]bool{"app.go": true, "prompts.go": true, "files.go": tru
 var rooms = map[[2]string]bool{
 	{"certconfig.go", "certauthority.go"}: true, // certconfig's two menus
 	{"logs.go", "grepargs.go"}:            true, // grep and its batch-form parser
+	{"userconfig.go", "userkeys.go"}:      true, // an account's SSH keys: userconfig EDIT SSHKEYS …
+	{"sshconfig.go", "userkeys.go"}:       true, // … and sshconfig USERKEYS, one implementation
 }
 
 // TestCommandFilesDependOnSharedRoomsOnly: a command file uses what

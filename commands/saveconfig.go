@@ -11,7 +11,16 @@ import (
 )
 
 // maskChoice asks whether secrets are masked (the AsyncOS passphrase menu).
+// Only administrators may see the password hashes.
 func maskChoice(s *shell.Session, args []string, cmd string) (mask bool, rest []string, err error) {
+	mask, rest, err = askMask(s, args, cmd)
+	if err == nil && !mask && !isAdmin(s) {
+		return false, nil, fmt.Errorf("operators cannot see password hashes: you are not in the correct access group to use %s unmasked (your role is %s); use %s mask", cmd, shell.ShowInput(s.Role), cmd)
+	}
+	return mask, rest, err
+}
+
+func askMask(s *shell.Session, args []string, cmd string) (mask bool, rest []string, err error) {
 	if len(args) > 0 {
 		switch strings.ToLower(args[0]) {
 		case "mask":

@@ -50,6 +50,8 @@ func walkFixture(t *testing.T) *appliance.Appliance {
 		"smtproutes new a.test mx.a.test,usedns",
 		"destconfig new a.test tls=required conns=10",
 		"destconfig setup alert=yes recipients=ops@example.test",
+		`userconfig new bob "Bob Smith" operator Bob-Password-1`,
+		"sshconfig userkeys new admin " + testKeyLine(t, 1, "walk@example.test"),
 		"commit walk fixture",
 	}, "\n")+"\n")
 	require.Equal(t, 0, r.code, r.err)
@@ -88,6 +90,15 @@ var walks = []string{
 	"interfaceconfig", "interfaceconfig new", "interfaceconfig edit", "interfaceconfig edit 1", "interfaceconfig edit Lab",
 	"interfaceconfig delete", "interfaceconfig delete Lab",
 	"status", "version", "workqueue", "tail", "grep", "tlsverify",
+	"userconfig", "userconfig new", "userconfig edit", "userconfig edit 1", "userconfig edit 1 name",
+	"userconfig edit 1 role", "userconfig edit 1 passwordlogin", "userconfig edit bob passwordlogin",
+	"userconfig edit 1 sshkeys", "userconfig edit 1 sshkeys new", "userconfig edit 1 sshkeys delete",
+	"userconfig edit 1 sshkeys delete 1", "userconfig edit 1 sshkeys print", "userconfig edit 1 sshkeys print 1", "userconfig policy",
+	"userconfig edit bob sshkeys", "userconfig delete", "userconfig delete bob",
+	"userconfig password", "userconfig password bob",
+	"sshconfig", "sshconfig userkeys", "sshconfig userkeys new", "sshconfig userkeys delete", "sshconfig userkeys delete 1",
+	"sshconfig userkeys print", "sshconfig userkeys print 1", "sshconfig userkeys user", "sshconfig userkeys user bob",
+	"passwd", "who", "last",
 }
 
 // explicit are menu words that are themselves the change (the state they

@@ -41,7 +41,9 @@ type Config struct {
 	Destinations Destinations  `yaml:"destinations" section:"destconfig"`
 	Delivery     Delivery      `yaml:"delivery" section:"deliveryconfig"`
 	Users        []User        `yaml:"users" section:"users"`
-	Rollback     Rollback      `yaml:"rollback" section:"rollbackconfig SETUP"`
+	// PasswordPolicy is userconfig POLICY: what a new password must satisfy.
+	PasswordPolicy PasswordPolicy `yaml:"password_policy" section:"userconfig POLICY"`
+	Rollback       Rollback       `yaml:"rollback" section:"rollbackconfig SETUP"`
 }
 
 // Rollback is rollbackconfig SETUP. The store keeps its history of committed
@@ -311,10 +313,28 @@ type Certificate struct {
 	CSR string `yaml:"csr,omitempty"`
 }
 
-// User is an administrator account for SSH and the GUI.
+// User is an account for SSH and the GUI (see docs/access.md).
 type User struct {
-	Name         string `yaml:"name"`
+	Name     string `yaml:"name"`
+	FullName string `yaml:"full_name"`
+	// Role is RoleAdmin or RoleOperator; a document without one (written
+	// before roles existed) is read as RoleAdmin.
+	Role string `yaml:"role"`
+	// PasswordHash is the bcrypt hash of the password; never shown (Masked).
 	PasswordHash string `yaml:"password_hash"`
+	// PreviousHash is the hash the password had before its last change, for
+	// the policy's "not the previous password"; never shown.
+	PreviousHash string `yaml:"previous_password_hash,omitempty"`
+	// MustChangePassword is set for a password someone else chose (the
+	// first-start one-time password, userconfig NEW and PASSWORD): the SSH
+	// server asks for a new one at the next login. passwd clears it.
+	MustChangePassword bool `yaml:"must_change_password"`
+	// NoPasswordLogin refuses password logins: the account logs in with its
+	// SSH keys only.
+	NoPasswordLogin bool `yaml:"no_password_login"`
+	// SSHKeys are the authorized public keys, each one authorized_keys line
+	// "TYPE BASE64 [COMMENT]" as ParseSSHKey stores it.
+	SSHKeys []string `yaml:"ssh_keys"`
 }
 
 // Duration is a time.Duration written as "5m0s" in YAML.
@@ -445,6 +465,9 @@ func (c *Config) Clone() *Config {
 	n.Destinations.Domains = slices.Clone(c.Destinations.Domains)
 	n.Destinations.AlertRecipients = slices.Clone(c.Destinations.AlertRecipients)
 	n.Users = slices.Clone(c.Users)
+	for i := range n.Users {
+		n.Users[i].SSHKeys = slices.Clone(c.Users[i].SSHKeys)
+	}
 	return &n
 }
 
@@ -504,6 +527,14 @@ func fillAbsentSections(c *Config) {
 	}
 	if c.Delivery.Resolver == "" {
 		c.Delivery.Resolver = SystemResolver
+	}
+	for i := range c.Users {
+		if c.Users[i].Role == "" {
+			c.Users[i].Role = RoleAdmin // every account was an administrator before roles
+		}
+	}
+	if c.PasswordPolicy == (PasswordPolicy{}) {
+		c.PasswordPolicy = DefaultPasswordPolicy()
 	}
 	for i := range c.Listeners {
 		if c.Listeners[i].MaxConnectionsPerIP == 0 {

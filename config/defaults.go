@@ -26,6 +26,9 @@ const (
 	DefaultConnectionsPerIP = 10
 )
 
+// DefaultAdminFullName is the first-start admin's full name (AsyncOS's).
+const DefaultAdminFullName = "Administrator"
+
 // FirstStart is what the first start of an appliance decides: the machine's
 // hostname, the ports (tests move them), the accepted domains, the generated
 // Demo certificate and the admin password hash.
@@ -39,6 +42,10 @@ type FirstStart struct {
 	Domains        []string
 	Demo           Certificate
 	AdminHash      string
+	// AdminPasswordChosen says the operator chose the admin password
+	// (RELAYBOX_ADMIN_PASSWORD): it is then not a one-time password, and no
+	// change is asked at the first login. By default it is one-time.
+	AdminPasswordChosen bool
 	// Resolver for MX lookups ("" = system).
 	Resolver string
 }
@@ -86,7 +93,9 @@ func Defaults(fs FirstStart) *Config {
 		Trust:        Trust{System: true, Custom: true},
 		Destinations: Destinations{Default: DefaultDestination()},
 		Delivery:     NewDelivery(fs.Resolver),
-		Users:        []User{{Name: DefaultAdminUser, PasswordHash: fs.AdminHash}},
+		Users: []User{{Name: DefaultAdminUser, FullName: DefaultAdminFullName, Role: RoleAdmin, PasswordHash: fs.AdminHash,
+			MustChangePassword: !fs.AdminPasswordChosen}},
+		PasswordPolicy: DefaultPasswordPolicy(),
 	}
 }
 

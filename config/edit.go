@@ -71,7 +71,7 @@ func remove[T named](list *[]T, kind, name string, notFound func(kind, name stri
 }
 
 func errNotFound(kind, name string) error {
-	lists := map[string]string{KindListener: "listenerconfig", KindInterface: "interfaceconfig", KindCertificate: "certconfig", KindAuthority: "certconfig CERTAUTHORITY"}
+	lists := map[string]string{KindListener: "listenerconfig", KindInterface: "interfaceconfig", KindCertificate: "certconfig", KindAuthority: "certconfig CERTAUTHORITY", KindUser: "userconfig"}
 	return fmt.Errorf("%s %q does not exist: choose one listed by %s", kind, name, lists[kind])
 }
 

@@ -63,14 +63,60 @@ func (p *Pending) Commit(ctx context.Context, user, comment string, a Applier) (
 	return c, nil
 }
 
+// CommitEdit commits edit at once, applied to the committed configuration
+// alone, whatever else this session has pending (passwd: a password takes
+// effect without committing the session's other edits). The commit goes
+// through the store like any other: validated, merged onto a newer version
+// when the sections differ, applied, persisted.
+//
+// The session is then carried onto the new version, so that its own later
+// commit neither reverts the edit nor clashes with it: when nothing else was
+// committed in between, edit is applied to the pending copy too (edit must
+// therefore give the same result twice: hash a password before, not in it);
+// otherwise the session is rebased as its commit would merge it, and left
+// as it is when that merge would clash (its commit then reports the clash).
+func (p *Pending) CommitEdit(ctx context.Context, user, comment string, edit func(*Config) error, a Applier) (*Config, error) {
+	cur := p.store.Current()
+	next := cur.Clone()
+	if err := edit(next); err != nil {
+		return nil, err
+	}
+	c, err := p.store.Commit(ctx, CommitRequest{Pending: next, Base: cur, User: user, Comment: comment}, a)
+	if err != nil {
+		return nil, err
+	}
+	p.carry(cur, c, edit)
+	return c, nil
+}
+
+// carry moves the session onto c, the commit of edit onto cur.
+func (p *Pending) carry(cur, c *Config, edit func(*Config) error) {
+	if p.base.Version == cur.Version && c.Version == cur.Version+1 {
+		// c is this session's base plus edit: so is the pending copy plus edit.
+		mine := p.cfg.Clone()
+		if edit(mine) == nil {
+			mine.Version, mine.Time, mine.User, mine.Comment = c.Version, c.Time, c.User, c.Comment
+			p.base, p.cfg = c, mine
+			return
+		}
+	}
+	if merged, err := merge(p.base, p.cfg, c); err == nil {
+		p.base, p.cfg = c, merged
+	}
+}
+
 // MaskedSecret replaces a secret in masked output.
 const MaskedSecret = "********"
 
-// Masked returns a copy with secrets (password hashes) replaced by MaskedSecret.
+// Masked returns a copy with secrets (password hashes, current and
+// previous) replaced by MaskedSecret.
 func Masked(c *Config) *Config {
 	m := c.Clone()
 	for i := range m.Users {
 		m.Users[i].PasswordHash = MaskedSecret
+		if m.Users[i].PreviousHash != "" {
+			m.Users[i].PreviousHash = MaskedSecret
+		}
 	}
 	return m
 }
@@ -78,7 +124,7 @@ func Masked(c *Config) *Config {
 // HasMaskedSecrets reports whether a loaded document still holds masked secrets.
 func HasMaskedSecrets(c *Config) bool {
 	for _, u := range c.Users {
-		if strings.Contains(u.PasswordHash, MaskedSecret) {
+		if strings.Contains(u.PasswordHash, MaskedSecret) || strings.Contains(u.PreviousHash, MaskedSecret) {
 			return true
 		}
 	}

@@ -279,22 +279,6 @@ func (c *Config) checkCertificate(name string) error {
 	return err
 }
 
-func (v *validator) users(c *Config) {
-	admins := 0
-	for i, u := range c.Users {
-		path := fmt.Sprintf("users[%d]", i)
-		v.add(path+".name", CheckName(KindUser, u.Name))
-		v.check(strings.HasPrefix(u.PasswordHash, "$2"), path+".password_hash", "user %q has no bcrypt password hash", u.Name)
-		if CheckName(KindUser, u.Name) == nil && strings.HasPrefix(u.PasswordHash, "$2") {
-			admins++
-		}
-	}
-	// Without one, nobody could log in to the GUI or over SSH.
-	v.check(admins > 0, "users", "no administrator account with a password: nobody could log in to the GUI or over SSH; "+
-		"add one, e.g. \"users: [{name: admin, password_hash: '$2a$10$…'}]\" with a bcrypt hash (htpasswd -nbBC 10 admin PASSWORD prints admin:<hash>), "+
-		"or load a saved configuration that has one")
-}
-
 // ServiceWarnings names the enabled TLS v1.0–v1.2 versions for which the
 // cipher string selects no usable suite: handshakes at those versions fail.
 func ServiceWarnings(s Service) []string {

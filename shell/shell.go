@@ -39,6 +39,10 @@ type Options struct {
 	// Pending is this session's own pending configuration.
 	Pending *config.Pending
 	User    string
+	// Role is the logged-in user's role (config.RoleAdmin, config.RoleOperator),
+	// fixed at login; "" is the machine owner (the console and the control
+	// socket), who may do everything.
+	Role string
 	// Hostname gives the main prompt's host name.
 	Hostname func() string
 	// Interactive selects readline on Terminal; otherwise In is a script.
@@ -70,6 +74,7 @@ type Session struct {
 	inputs  []string // the long inputs of the current command (noteInput)
 	Pending *config.Pending
 	User    string
+	Role    string // as Options.Role
 }
 
 // Context is the session's context, cancelled when the client goes away.
@@ -87,7 +92,7 @@ func (s *Session) Println(args ...any) { fmt.Fprintln(s.out, args...) }
 // Run runs a shell session until quit or end of input and returns the exit
 // status: 0, or 1 when a script line failed.
 func Run(ctx context.Context, opts Options) int {
-	s := &Session{opts: opts, ctx: ctx, out: opts.Out, errOut: opts.Err, Pending: opts.Pending, User: opts.User, comp: &completer{}}
+	s := &Session{opts: opts, ctx: ctx, out: opts.Out, errOut: opts.Err, Pending: opts.Pending, User: opts.User, Role: opts.Role, comp: &completer{}}
 	if s.errOut == nil {
 		s.errOut = s.out
 	}
