@@ -7,8 +7,8 @@ COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the end-to-end tests drive: real clients, never mocks.
-TEST_DEBS := openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix tmux
-TEST_BINS := openssl swaks smtp-source tmux
+TEST_DEBS := openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix tmux docker.io ca-certificates openssh-client sshpass
+TEST_BINS := openssl swaks smtp-source tmux dockerd ssh sshpass ssh-keyscan
 FUZZTIME ?= 10s
 # make fuzz: each new interesting input is minimised for at most FUZZMINIMIZETIME (go's default, 60s,
 # can eat a whole run), with FUZZPARALLEL workers (one per core).
@@ -19,12 +19,30 @@ BENCH_MESSAGES ?= 20000
 BENCH_ROUNDS ?= 3
 BENCH_E2E_MESSAGES ?= 10000
 
-.PHONY: all build run test test-deps bench fuzz lint clean
+# make image: the container image $(IMAGE):$(VERSION) and :latest (Dockerfile, docs/lab.md): a static
+# binary on scratch, the build host's CA bundle, /data owned by the image's user (10001).
+IMAGE ?= relaybox
+IMAGE_STAGE := bin/image
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+DOCKER ?= docker
+
+.PHONY: all build run test test-deps bench fuzz lint clean image
 
 all: build
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/relaybox
+
+## image: the container image (no base image is pulled: FROM scratch); docker build talks to DOCKER_HOST
+image:
+	@command -v $(DOCKER) >/dev/null || { echo "make image: $(DOCKER) is not installed: apt-get install docker.io (and run dockerd)"; exit 1; }
+	@test -r $(CA_BUNDLE) || { echo "make image: no CA bundle at $(CA_BUNDLE): apt-get install ca-certificates"; exit 1; }
+	rm -rf $(IMAGE_STAGE)
+	mkdir -p $(IMAGE_STAGE)/rootfs/data
+	chmod 700 $(IMAGE_STAGE)/rootfs/data
+	CGO_ENABLED=0 $(GO) build -trimpath -tags timetzdata -ldflags '$(LDFLAGS) -s -w' -o $(IMAGE_STAGE)/relaybox ./cmd/relaybox
+	cp $(CA_BUNDLE) $(IMAGE_STAGE)/ca-certificates.crt
+	$(DOCKER) build -t $(IMAGE):$(VERSION) -t $(IMAGE):latest .
 
 ## run: the appliance in console mode on its embedded defaults, data in ./data
 run: build

@@ -39,6 +39,8 @@ func firstStartHow(c *config.Config, g FirstStartSetting) string {
 		return fmt.Sprintf("move the listener with \"listenerconfig edit %s port %s\" and commit", config.OutgoingListener, g.Value)
 	case "--https-port":
 		return fmt.Sprintf("move the GUI with \"interfaceconfig edit %s https_port %s\" and commit", config.ManagementIface, g.Value)
+	case "--listen":
+		return "change the address of interface Management with interfaceconfig EDIT (the dialog) and commit"
 	case "--ssh-port":
 		return "the SSH port is changed with interfaceconfig"
 	case "--domains":

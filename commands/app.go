@@ -90,6 +90,7 @@ func All(app *App) []shell.Command {
 		dnsconfig(),
 		interfaceconfig(),
 		status(app),
+		health(app),
 		tail(app),
 		grep(app),
 		workqueue(app),

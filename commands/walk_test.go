@@ -98,7 +98,7 @@ var walks = []string{
 	"userconfig password", "userconfig password bob",
 	"sshconfig", "sshconfig userkeys", "sshconfig userkeys new", "sshconfig userkeys delete", "sshconfig userkeys delete 1",
 	"sshconfig userkeys print", "sshconfig userkeys print 1", "sshconfig userkeys user", "sshconfig userkeys user bob",
-	"passwd", "who", "last",
+	"passwd", "who", "last", "health",
 }
 
 // explicit are menu words that are themselves the change (the state they

@@ -49,6 +49,8 @@ type Options struct {
 	Spool Spool
 	// Log receives mail_logs lines; nil discards them.
 	Log MailLog
+	// SSH serves the interfaces' SSH ports; nil: no SSH.
+	SSH SSHServer
 	// GUILog receives the HTTPS server's own complaints (TLS handshakes
 	// that failed, malformed requests) as gui_logs lines; nil sends them to
 	// ErrorLog.
@@ -95,6 +97,21 @@ type server interface {
 	Retire(ctx context.Context) error
 	Shutdown(ctx context.Context) error
 }
+
+// SSHServer is the SSH front end the engine gives each interface's SSH
+// socket to (shell/sshd's Server): one server, several sockets. Its owner
+// (the appliance) shuts it down; the engine only opens and closes sockets.
+type SSHServer interface {
+	Serve(ln net.Listener) error
+}
+
+// sshEndpoint is the SSH server on one socket. Retiring it (the port moved
+// or SSH was turned off there) and shutting it down both close that socket
+// only: sessions belong to the server and go on until its owner ends them.
+type sshEndpoint struct{ ln net.Listener }
+
+func (s sshEndpoint) Retire(context.Context) error   { return s.ln.Close() }
+func (s sshEndpoint) Shutdown(context.Context) error { return s.ln.Close() }
 
 // httpServer makes net/http's Server a server: its Shutdown already waits
 // for requests in flight and closes idle keep-alive connections.
@@ -271,6 +288,11 @@ func (e *Engine) plan(c *config.Config) ([]plan, error) {
 		plans = append(plans, p)
 	}
 	for _, ifc := range c.Interfaces {
+		if ifc.SSHPort != 0 && e.opts.SSH != nil {
+			// One SSH server for every interface; its socket is this
+			// interface's, so a moved port is bound before the old closes.
+			plans = append(plans, plan{addr: net.JoinHostPort(ifc.Address, strconv.Itoa(ifc.SSHPort)), kind: "ssh", name: ifc.Name, iface: ifc})
+		}
 		if ifc.HTTPSPort == 0 {
 			continue
 		}
@@ -328,6 +350,8 @@ func (e *Engine) clientAuth(t *tls.Config, c *config.Config, level string) error
 // interfaces (at most an eighth of the process's file descriptors), so that
 // a flood of GUI connections leaves descriptors for mail and the control socket.
 const (
+	sshMaxPerInterface   = 64
+	sshMaxPerIP          = 16
 	httpsMaxPerInterface = 256
 	httpsMaxPerIP        = 32
 	httpsMaxTotal        = 256
@@ -339,6 +363,15 @@ func httpsTotal(nofile uint64) int64 {
 }
 
 func (e *Engine) configureSocket(ep *endpoint, p plan) {
+	if p.kind == "ssh" {
+		// Logins are capped by the SSH server (sessions, login grace) and by
+		// auth's lock-outs; the socket caps connections that never log in.
+		ep.sock.limit.Store(sshMaxPerInterface)
+		ep.sock.perIP.Store(sshMaxPerIP)
+		ep.sock.admit.Store(nil)
+		ep.sock.global.Store(nil)
+		return
+	}
 	if p.kind != "smtp" {
 		ep.sock.limit.Store(httpsMaxPerInterface)
 		ep.sock.perIP.Store(httpsMaxPerIP)
@@ -377,6 +410,9 @@ func (e *Engine) startServer(ep *endpoint, p plan) {
 		}
 		go func() { _ = s.ServeTLS(h, "", "") }()
 		srv = httpServer{s}
+	case "ssh":
+		go func() { _ = e.opts.SSH.Serve(h) }()
+		srv = sshEndpoint{ln: h}
 	}
 	old := ep.sock.current.Swap(h)
 	oldSrv := ep.srv
@@ -590,6 +626,9 @@ func (e *Engine) Status() Status {
 	}
 	for addr, ep := range e.sockets {
 		tlsDesc := "off"
+		if ep.kind == "ssh" {
+			tlsDesc = "-"
+		}
 		if t := ep.tls.Load(); t != nil {
 			tlsDesc = cipherstring.VersionName(t.MinVersion)
 			if t.MaxVersion != t.MinVersion {

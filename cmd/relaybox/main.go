@@ -38,11 +38,13 @@ const usageText = `usage:
   relaybox serve   --data DIR [first-start flags]   the appliance as a daemon
   relaybox cli     --data DIR [--keep-going]        a shell attached to the daemon
   relaybox console --data DIR [first-start flags]   engine and shell in one process
+  relaybox health  --data DIR [--timeout 10s]       exit 0 if every configured listener and port is served, else 1
   relaybox version
   relaybox                                          attach if a daemon runs on $RELAYBOX_DATA (default ./data), else console
 
 first-start flags (used only when DIR holds no configuration yet; each also as an environment variable):
   --hostname NAME        RELAYBOX_HOSTNAME        (default: the machine's)
+  --listen ADDR          RELAYBOX_LISTEN          (address of interface Management; default 127.0.0.1, the image: 0.0.0.0)
   --smtp-port N          RELAYBOX_SMTP_PORT       (default 2525, listener IncomingMail)
   --submission-port N    RELAYBOX_SUBMISSION_PORT (default 2587, listener OutgoingMail)
   --https-port N         RELAYBOX_HTTPS_PORT      (default 8443)
@@ -84,6 +86,8 @@ func run(args []string) int {
 		return cli(args[1:])
 	case "console":
 		return console(args[1:])
+	case "health":
+		return health(args[1:])
 	case "version", "--version":
 		fmt.Println(versionString())
 		return 0
@@ -115,7 +119,7 @@ type bootFlags struct {
 
 // firstStartFlags pairs each first-start flag with its environment variable.
 var firstStartFlags = []struct{ flag, env string }{
-	{"hostname", "RELAYBOX_HOSTNAME"}, {"smtp-port", "RELAYBOX_SMTP_PORT"}, {"submission-port", "RELAYBOX_SUBMISSION_PORT"},
+	{"hostname", "RELAYBOX_HOSTNAME"}, {"listen", "RELAYBOX_LISTEN"}, {"smtp-port", "RELAYBOX_SMTP_PORT"}, {"submission-port", "RELAYBOX_SUBMISSION_PORT"},
 	{"https-port", "RELAYBOX_HTTPS_PORT"}, {"ssh-port", "RELAYBOX_SSH_PORT"}, {"domains", "RELAYBOX_DOMAINS"}, {"resolver", "RELAYBOX_RESOLVER"},
 }
 
@@ -130,6 +134,10 @@ func parseBoot(name string, args []string) (*bootFlags, error) {
 	}
 	fs.StringVar(&b.data, "data", defaultDataDir(), "data directory")
 	fs.StringVar(&b.first.Hostname, "hostname", os.Getenv("RELAYBOX_HOSTNAME"), "first-start hostname")
+	if v := os.Getenv("RELAYBOX_LISTEN"); v != "" {
+		b.first.Address = v
+	}
+	fs.StringVar(&b.first.Address, "listen", b.first.Address, "first-start address of interface Management")
 	fs.IntVar(&b.first.SMTPPort, "smtp-port", envInt("RELAYBOX_SMTP_PORT", b.first.SMTPPort), "first-start SMTP port")
 	fs.IntVar(&b.first.SubmissionPort, "submission-port", envInt("RELAYBOX_SUBMISSION_PORT", b.first.SubmissionPort), "first-start relay port")
 	fs.IntVar(&b.first.HTTPSPort, "https-port", envInt("RELAYBOX_HTTPS_PORT", b.first.HTTPSPort), "first-start HTTPS port")
@@ -156,6 +164,9 @@ func parseBoot(name string, args []string) (*bootFlags, error) {
 	}
 	if b.mxPort < 1 || b.mxPort > 65535 {
 		return nil, fmt.Errorf("%s: --mx-port (or RELAYBOX_MX_PORT) %d is not a TCP port (1-65535)", name, b.mxPort)
+	}
+	if err := config.CheckAddress(b.first.Address); err != nil {
+		return nil, fmt.Errorf("%s: --listen (or RELAYBOX_LISTEN): %w", name, err)
 	}
 	for _, d := range strings.Split(b.doms, ",") {
 		if d = strings.TrimSpace(d); d != "" {
