@@ -18,6 +18,8 @@ FUZZPARALLEL ?= $(shell nproc 2>/dev/null || echo 2)
 BENCH_MESSAGES ?= 20000
 BENCH_ROUNDS ?= 3
 BENCH_E2E_MESSAGES ?= 10000
+BENCH_SSH_LOGINS ?= 50
+BENCH_SSH_IDLE ?= 100
 
 # make image: the container image $(IMAGE):$(VERSION) and :latest (Dockerfile, docs/lab.md): a static
 # binary on scratch, the build host's CA bundle, /data owned by the image's user (10001).
@@ -72,6 +74,7 @@ bench: test-deps build
 	scripts/bench-inbound.sh $(BIN) $(BENCH_MESSAGES) $(BENCH_ROUNDS)
 	scripts/bench-e2e.sh $(BIN) $(BENCH_E2E_MESSAGES) $(BENCH_ROUNDS)
 	MODES=starttls PF_TLS_REUSE=yes scripts/bench-e2e.sh $(BIN) $(BENCH_E2E_MESSAGES) $(BENCH_ROUNDS)
+	scripts/bench-ssh.sh $(BIN) $(BENCH_SSH_LOGINS) $(BENCH_SSH_IDLE)
 
 ## fuzz: each fuzz target for FUZZTIME (10s), printing the executions it reached; fails on a crash
 ## or on a package whose tests do not build. Targets are found with go test -list, so new ones run too.

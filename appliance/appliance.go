@@ -15,9 +15,11 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/afero"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/crypto/ssh"
 
 	"relaybox/auth"
 	"relaybox/certstore"
@@ -28,6 +30,7 @@ import (
 	"relaybox/mailengine/maillog"
 	"relaybox/mailengine/queue"
 	"relaybox/shell"
+	"relaybox/shell/sshd"
 )
 
 // SocketName is the control socket's file name in the data directory.
@@ -67,8 +70,13 @@ type Appliance struct {
 	// directory had none): the first-start choices were used.
 	FirstStart bool
 	App        *commands.App
-	dir        string
-	lock       *os.File
+	// SSH serves the interfaces' SSH ports (the engine opens the sockets);
+	// HostKeys are its keys, made on the first start and kept.
+	SSH      *sshd.Server
+	HostKeys []ssh.Signer
+	sessions *registry
+	dir      string
+	lock     *os.File
 	// stopDelivery ends the delivery loop and waits for attempts in flight.
 	stopDelivery func()
 }
@@ -132,26 +140,38 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 		lock.Close()
 		return nil, fmt.Errorf("opening gui_logs: %w", err)
 	}
-	// One authenticator for every way in (GUI now, SSH later): they share
-	// delays and lock-outs.
-	authn := auth.New(auth.Options{Log: alog})
+	// One authenticator for every way in (GUI, SSH): they share delays
+	// and lock-outs.
+	authn := auth.New(auth.Options{Log: alog, Lockout: func() (int, time.Duration) {
+		p := store.Current().PasswordPolicy // userconfig POLICY, as committed
+		return p.LockoutAfter, time.Duration(p.LockoutTime)
+	}})
+	closeLogs := func() { glog.Close(); alog.Close(); mlog.Close(); spool.Close(); lock.Close() }
+	hkeys, err := hostKeys(dir, logWriter(opts.ErrorLog))
+	if err != nil {
+		closeLogs()
+		return nil, err
+	}
 	deliverer := delivery.New(delivery.Options{Spool: spool, Log: mlog, StateDir: filepath.Join(dir, "delivery"), Port: opts.MXPort})
+	a := &Appliance{Store: store, Keys: keys, Spool: spool, Log: mlog, AuthLog: alog, GUILog: glog, Auth: authn, FirstStart: first, dir: dir, lock: lock,
+		HostKeys: hkeys, sessions: newRegistry(nil)}
+	if a.SSH, err = a.newSSHServer(hkeys); err != nil {
+		closeLogs()
+		return nil, err
+	}
 	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version, TrustPool: certstore.TrustPool,
-		Spool: spool, Log: mlog, GUILog: glog, Deliverer: deliverer, Auth: authn})
+		Spool: spool, Log: mlog, GUILog: glog, Deliverer: deliverer, Auth: authn, SSH: a.SSH})
+	a.Engine = eng
+	a.App = &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool, Verifier: deliverer, Outbound: deliverer,
+		Sessions: a.sessions, HostKeys: Fingerprints(hkeys)}
 	if err := eng.Apply(ctx, store.Current()); err != nil {
-		glog.Close()
-		alog.Close()
-		mlog.Close()
-		spool.Close()
-		lock.Close()
+		closeLogs()
 		return nil, fmt.Errorf("starting configuration version %d: %w", store.Current().Version, err)
 	}
 	runCtx, stopDelivery := context.WithCancel(context.Background())
 	delivered := make(chan struct{})
 	go func() { deliverer.Run(runCtx); close(delivered) }()
-	a := &Appliance{Store: store, Keys: keys, Engine: eng, Spool: spool, Log: mlog, AuthLog: alog, GUILog: glog, Auth: authn, FirstStart: first, dir: dir, lock: lock,
-		stopDelivery: func() { stopDelivery(); <-delivered },
-		App:          &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool, Verifier: deliverer, Outbound: deliverer}}
+	a.stopDelivery = func() { stopDelivery(); <-delivered }
 	return a, nil
 }
 
@@ -193,6 +213,9 @@ func firstStart(keys *certstore.KeyStore, opts Options) (*config.Config, error) 
 		return nil, err
 	}
 	f.AdminHash = string(hash)
+	// A password the operator chose is theirs to keep; a generated one is
+	// one-time: the first SSH login changes it.
+	f.AdminPasswordChosen = opts.AdminPassword != ""
 	return config.Defaults(f), nil
 }
 
@@ -212,13 +235,35 @@ func randomPassword() (string, error) {
 // SocketPath is where the control socket of a data directory lives.
 func SocketPath(dataDir string) string { return filepath.Join(dataDir, SocketName) }
 
-// Session returns the options of a new shell session with its own pending copy.
+// Session returns the options of a console session of user, the machine's
+// owner (who may do everything), with its own pending copy; who and last
+// list it from its first prompt.
 func (a *Appliance) Session(user string) shell.Options {
+	return a.session(user, "", "", KindConsole)
+}
+
+// session is a new shell session with its own pending copy, which who and
+// last list: kind says how the user came in (KindConsole, KindSocket,
+// KindSSH), from the client's address; role is the account's ("" for the
+// machine's owner).
+func (a *Appliance) session(user, role, from, kind string) shell.Options {
+	var touch, end func()
 	return shell.Options{
 		Commands: commands.All(a.App),
 		Pending:  a.Store.NewPending(),
 		User:     user,
+		Role:     role,
 		Hostname: func() string { return a.Store.Current().Hostname },
+		Start: func(*shell.Session) error {
+			touch, end = a.sessions.begin(user, from, kind)
+			return nil
+		},
+		Activity: func() { touch() },
+		Done: func() {
+			if end != nil {
+				end()
+			}
+		},
 	}
 }
 
@@ -242,18 +287,24 @@ func (a *Appliance) ListenControl() (net.Listener, error) {
 
 // ServeControl serves attached shells on ln until ctx ends.
 func (a *Appliance) ServeControl(ctx context.Context, ln net.Listener) error {
-	return shell.Serve(ctx, ln, func(shell.Hello) shell.Options { return a.Session(config.DefaultAdminUser) })
+	return shell.Serve(ctx, ln, func(shell.Hello) shell.Options {
+		return a.session(config.DefaultAdminUser, "", "", KindSocket)
+	})
 }
 
 // Close stops the appliance: the engine (idle sessions get 421, a message
-// being received is finished, within ctx) and delivery (a transaction past
-// its final dot gets its reply, within smtpclient's stop bound) stop at the
-// same time; the queue and the logs close after both.
+// being received is finished, within ctx), delivery (a transaction past its
+// final dot gets its reply, within smtpclient's stop bound) and the SSH
+// sessions (each told goodbye) stop at the same time; the queue and the
+// logs close after all three.
 func (a *Appliance) Close(ctx context.Context) error {
 	delivered := make(chan struct{})
 	go func() { a.stopDelivery(); close(delivered) }()
+	sshDone := make(chan error, 1)
+	go func() { sshDone <- a.SSH.Shutdown(ctx) }()
 	err := a.Engine.Close(ctx)
 	<-delivered
+	err = errors.Join(err, <-sshDone)
 	err = errors.Join(err, a.Spool.Close(), a.Log.Close(), a.AuthLog.Close(), a.GUILog.Close())
 	_ = os.Remove(SocketPath(a.dir))
 	a.lock.Close()

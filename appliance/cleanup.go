@@ -34,7 +34,7 @@ func removeLeftovers(dir string, keys *certstore.KeyStore, log io.Writer) {
 // the appliance writes with it.
 func removeTempFiles(dir string, log io.Writer) {
 	afs := afero.NewOsFs()
-	for _, d := range []string{dir, filepath.Join(dir, config.HistoryDir), filepath.Join(dir, certstore.KeysDir),
+	for _, d := range []string{dir, filepath.Join(dir, config.HistoryDir), filepath.Join(dir, certstore.KeysDir), filepath.Join(dir, SSHDir),
 		filepath.Join(dir, commands.ConfigsDir), filepath.Join(dir, "delivery")} {
 		removed, err := atomicfile.RemoveTemps(afs, d)
 		for _, p := range removed {

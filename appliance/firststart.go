@@ -42,7 +42,7 @@ func firstStartHow(c *config.Config, g FirstStartSetting) string {
 	case "--listen":
 		return "change the address of interface Management with interfaceconfig EDIT (the dialog) and commit"
 	case "--ssh-port":
-		return "the SSH port is changed with interfaceconfig"
+		return fmt.Sprintf("move SSH with \"interfaceconfig edit %s ssh_port %s\" and commit", config.ManagementIface, g.Value)
 	case "--domains":
 		return fmt.Sprintf("set the domains with \"listenerconfig edit %s domains %s\" and commit", config.IncomingListener, g.Value)
 	case "--resolver":
@@ -79,6 +79,9 @@ func Summary(c *config.Config) []string {
 	for _, ifc := range c.Interfaces {
 		if ifc.HTTPSPort != 0 {
 			out = append(out, fmt.Sprintf("GUI https://%s/ (interface %s)", net.JoinHostPort(ifc.Address, strconv.Itoa(ifc.HTTPSPort)), ifc.Name))
+		}
+		if ifc.SSHPort != 0 {
+			out = append(out, fmt.Sprintf("SSH ssh -p %d %s@%s (interface %s)", ifc.SSHPort, config.DefaultAdminUser, ifc.Address, ifc.Name))
 		}
 	}
 	return out

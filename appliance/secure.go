@@ -15,7 +15,7 @@ import (
 )
 
 // The sub-directories of the data directory, each kept owner-only (0700).
-var dataSubdirs = []string{certstore.KeysDir, "queue", "logs", "delivery", commands.ConfigsDir, config.HistoryDir}
+var dataSubdirs = []string{certstore.KeysDir, "queue", "logs", "delivery", commands.ConfigsDir, config.HistoryDir, SSHDir}
 
 // secureDataDir refuses a data directory that another user could change (see
 // checkDataDir) and makes its sub-directories owner-only, telling log about

@@ -104,6 +104,11 @@ type Options struct {
 	Log Log
 	// Now is the clock for windows and lock-outs (default time.Now); delays are real time.
 	Now func() time.Time
+	// Lockout, when set, gives the settings an administrator changes
+	// (userconfig POLICY): the failures that lock out and for how long,
+	// which is also how long a failure counts. It is asked at each attempt,
+	// so a commit applies to the next one; zero results keep Policy's.
+	Lockout func() (maxFailures int, lockout time.Duration)
 }
 
 // Attempt is one login attempt.
@@ -138,9 +143,10 @@ func (e *LockedError) Unwrap() error { return ErrDenied }
 
 // Authenticator decides login attempts. Its methods are safe for concurrent use.
 type Authenticator struct {
-	policy Policy
-	log    Log
-	now    func() time.Time
+	policy  Policy
+	lockout func() (int, time.Duration)
+	log     Log
+	now     func() time.Time
 
 	dummyMu sync.Mutex
 	dummies map[int][]byte // cost → a bcrypt hash of a random password
@@ -152,7 +158,7 @@ type Authenticator struct {
 
 // New returns an Authenticator with opts' policy (defaults for zero fields).
 func New(opts Options) *Authenticator {
-	a := &Authenticator{policy: opts.Policy.withDefaults(), log: opts.Log, now: opts.Now, dummies: map[int][]byte{}}
+	a := &Authenticator{policy: opts.Policy.withDefaults(), lockout: opts.Lockout, log: opts.Log, now: opts.Now, dummies: map[int][]byte{}}
 	if a.log == nil {
 		a.log = discard{}
 	}
@@ -165,13 +171,22 @@ func New(opts Options) *Authenticator {
 }
 
 // Policy returns the policy in force, defaults filled in.
-func (a *Authenticator) Policy() Policy { return a.policy }
+func (a *Authenticator) Policy() Policy {
+	p := a.policy
+	if a.lockout != nil {
+		if n, d := a.lockout(); n > 0 && d > 0 {
+			p.MaxFailures, p.Lockout, p.Window = n, d, d
+		}
+	}
+	return p
+}
 
 // Authenticate returns nil if at's password is the user's, ErrDenied if it is not (or the user
 // does not exist), or a *LockedError while the user name or the source is locked out. A failure
 // is answered after the policy's delay, or when ctx ends. Every outcome but a refusal during a
 // lock-out is logged.
 func (a *Authenticator) Authenticate(ctx context.Context, at Attempt) error {
+	pol := a.Policy()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -201,18 +216,18 @@ func (a *Authenticator) Authenticate(ctx context.Context, at Attempt) error {
 		a.log.Infof("User %s logged in from %s (%s)", shown(user), srcShown, service)
 		return nil
 	}
-	userLocked := u.fail(now, a.policy)
-	sourceLocked := s.fail(now, a.policy)
+	userLocked := u.fail(now, pol)
+	sourceLocked := s.fail(now, pol)
 	n := max(u.failures, s.failures)
 	uFailures, sFailures := u.failures, s.failures
 	a.mu.Unlock()
 
 	a.log.Infof("A failed login attempt for user %s from %s (%s)", shown(user), srcShown, service)
 	if userLocked {
-		a.log.Warningf("User %s locked out for %s after %d failed attempts from %s (%s)", shown(user), a.policy.Lockout, uFailures, srcShown, service)
+		a.log.Warningf("User %s locked out for %s after %d failed attempts from %s (%s)", shown(user), pol.Lockout, uFailures, srcShown, service)
 	}
 	if sourceLocked {
-		a.log.Warningf("Address %s locked out for %s after %d failed attempts (%s)", srcKey, a.policy.Lockout, sFailures, service)
+		a.log.Warningf("Address %s locked out for %s after %d failed attempts (%s)", srcKey, pol.Lockout, sFailures, service)
 	}
 	if userLocked || sourceLocked {
 		return ErrDenied // this answer is a plain failure; the next ones are refused
@@ -236,6 +251,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, at Attempt) error {
 // Check returns a *LockedError while the user name or the source address is locked out, or
 // ctx's error; nil otherwise. It counts and logs nothing: call it before accepting a key.
 func (a *Authenticator) Check(ctx context.Context, user, addr, service string) error {
+	pol := a.Policy()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -243,7 +259,7 @@ func (a *Authenticator) Check(ctx context.Context, user, addr, service string) e
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	u, s := a.users.get(clip(user), now, a.policy), a.sources.get(srcKey, now, a.policy)
+	u, s := a.users.get(clip(user), now, pol), a.sources.get(srcKey, now, pol)
 	if until := later(u.lockedAt(now), s.lockedAt(now)); !until.IsZero() {
 		return &LockedError{RetryAfter: until.Sub(now)}
 	}
@@ -255,6 +271,7 @@ func (a *Authenticator) Check(ctx context.Context, user, addr, service string) e
 // It does not delay: the caller may. An SSH client offers its keys one after another (an agent
 // may hold several), so the SSH server counts refused keys once per connection, not once per key.
 func (a *Authenticator) Fail(user, addr, service, method string) {
+	pol := a.Policy()
 	user, label := clip(user), clip(service)
 	if method != "" {
 		label += ", " + clip(method)
@@ -262,29 +279,29 @@ func (a *Authenticator) Fail(user, addr, service, method string) {
 	srcShown, srcKey := source(addr)
 	now := a.now()
 	a.mu.Lock()
-	u := a.users.get(user, now, a.policy)
+	u := a.users.get(user, now, pol)
 	if u == nil {
-		u = a.users.add(user, now, a.policy)
+		u = a.users.add(user, now, pol)
 	}
-	s := a.sources.get(srcKey, now, a.policy)
+	s := a.sources.get(srcKey, now, pol)
 	if s == nil {
-		s = a.sources.add(srcKey, now, a.policy)
+		s = a.sources.add(srcKey, now, pol)
 	}
 	var userLocked, sourceLocked bool
 	var uFailures, sFailures int
 	if u != nil {
-		userLocked, uFailures = u.fail(now, a.policy), u.failures
+		userLocked, uFailures = u.fail(now, pol), u.failures
 	}
 	if s != nil {
-		sourceLocked, sFailures = s.fail(now, a.policy), s.failures
+		sourceLocked, sFailures = s.fail(now, pol), s.failures
 	}
 	a.mu.Unlock()
 	a.log.Infof("A failed login attempt for user %s from %s (%s)", shown(user), srcShown, label)
 	if userLocked {
-		a.log.Warningf("User %s locked out for %s after %d failed attempts from %s (%s)", shown(user), a.policy.Lockout, uFailures, srcShown, label)
+		a.log.Warningf("User %s locked out for %s after %d failed attempts from %s (%s)", shown(user), pol.Lockout, uFailures, srcShown, label)
 	}
 	if sourceLocked {
-		a.log.Warningf("Address %s locked out for %s after %d failed attempts (%s)", srcKey, a.policy.Lockout, sFailures, label)
+		a.log.Warningf("Address %s locked out for %s after %d failed attempts (%s)", srcKey, pol.Lockout, sFailures, label)
 	}
 }
 
@@ -299,7 +316,7 @@ func (a *Authenticator) Succeed(user, addr, service, method string) {
 	srcShown, _ := source(addr)
 	now := a.now()
 	a.mu.Lock()
-	if u := a.users.get(user, now, a.policy); u != nil && u.lockedAt(now).IsZero() {
+	if u := a.users.get(user, now, a.Policy()); u != nil && u.lockedAt(now).IsZero() {
 		u.failures, u.lockedUntil = 0, time.Time{}
 		if u.pending == 0 {
 			delete(a.users.m, user)
@@ -312,7 +329,7 @@ func (a *Authenticator) Succeed(user, addr, service, method string) {
 // reserveLocked counts an attempt in flight for the user name and the source, or refuses it while
 // either is locked out or has no failure left for it. a.mu must be held.
 func (a *Authenticator) reserveLocked(user, src string, now time.Time) (*record, *record, error) {
-	p := a.policy
+	p := a.Policy()
 	u, s := a.users.get(user, now, p), a.sources.get(src, now, p)
 	if until := later(u.lockedAt(now), s.lockedAt(now)); !until.IsZero() {
 		return nil, nil, &LockedError{RetryAfter: until.Sub(now)}
@@ -376,11 +393,12 @@ func dummyCost(cost int) int {
 
 // delay is how long the answer to the n-th failure in a row waits.
 func (a *Authenticator) delay(n int) time.Duration {
-	d := a.policy.Delay
-	for i := 1; i < n && d < a.policy.MaxDelay; i++ {
+	pol := a.Policy()
+	d := pol.Delay
+	for i := 1; i < n && d < pol.MaxDelay; i++ {
 		d *= 2
 	}
-	return min(d, a.policy.MaxDelay)
+	return min(d, pol.MaxDelay)
 }
 
 // record is what is kept of one user name or source address.

@@ -438,3 +438,28 @@ func TestKeySuccessClearsTheNameNotALockOut(t *testing.T) {
 	var le *LockedError
 	require.ErrorAs(t, f.auth.Check(ctx, "admin", "192.0.2.6", "ssh"), &le, "a success does not lift a lock-out")
 }
+
+// TestLockoutSettingsApplyAtTheNextAttempt: the administrator's lock-out
+// settings (Options.Lockout) are read at each attempt, so a commit changes
+// the count and the time of the next lock-out.
+func TestLockoutSettingsApplyAtTheNextAttempt(t *testing.T) {
+	var mu sync.Mutex
+	failures, lockout := 5, 15*time.Minute
+	set := func(n int, d time.Duration) { mu.Lock(); failures, lockout = n, d; mu.Unlock() }
+	clk := &clock{now: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)}
+	log := &memLog{}
+	a := New(Options{Log: log, Now: clk.Now, Policy: Policy{Delay: time.Millisecond, MaxDelay: time.Millisecond},
+		Lockout: func() (int, time.Duration) { mu.Lock(); defer mu.Unlock(); return failures, lockout }})
+	assert.Equal(t, 5, a.Policy().MaxFailures)
+	set(3, 30*time.Second)
+	assert.Equal(t, Policy{MaxFailures: 3, Window: 30 * time.Second, Lockout: 30 * time.Second, Delay: time.Millisecond, MaxDelay: time.Millisecond, MaxTracked: DefaultMaxTracked}, a.Policy())
+	for range 3 {
+		a.Fail("admin", "192.0.2.1", "ssh", "publickey")
+	}
+	var locked *LockedError
+	require.ErrorAs(t, a.Check(context.Background(), "admin", "192.0.2.9", "ssh"), &locked, "three failures lock out now")
+	assert.Equal(t, 30*time.Second, locked.RetryAfter)
+	assert.Contains(t, log.all(), "Warning: User admin locked out for 30s after 3 failed attempts from 192.0.2.1 (ssh, publickey)")
+	clk.advance(31 * time.Second)
+	assert.NoError(t, a.Check(context.Background(), "admin", "192.0.2.9", "ssh"), "the lock-out ends after its time")
+}

@@ -29,9 +29,11 @@ type App struct {
 	Queue    Queue
 	Verifier Verifier
 	Outbound Outbound
-	// Sessions is the registry of shell sessions (who, last); nil when the
-	// appliance keeps none: who then shows only the current session.
+	// Sessions is the registry of shell sessions (who, last).
 	Sessions Sessions
+	// HostKeys are the SSH host keys' fingerprints ("ssh-ed25519
+	// SHA256:…"), which status shows so that a first login can be checked.
+	HostKeys []string
 }
 
 // SessionInfo is one open shell session.

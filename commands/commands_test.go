@@ -3,6 +3,7 @@ package commands_test
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,13 +20,31 @@ import (
 // startAppliance boots a real appliance (engine on free loopback ports).
 func startAppliance(t *testing.T) *appliance.Appliance {
 	t.Helper()
+	a, _ := start(t, "test-password")
+	return a
+}
+
+// startOneTime starts an appliance that chose its administrator password
+// itself, as one without RELAYBOX_ADMIN_PASSWORD does, and returns the
+// one-time password it printed.
+func startOneTime(t *testing.T) (*appliance.Appliance, string) {
+	t.Helper()
+	a, out := start(t, "")
+	m := regexp.MustCompile(`one-time password (\S+)`).FindStringSubmatch(out)
+	require.NotNil(t, m, "the first start prints the one-time password: %s", out)
+	return a, m[1]
+}
+
+func start(t *testing.T, password string) (*appliance.Appliance, string) {
+	t.Helper()
 	first := config.DefaultPorts
 	first.Hostname = "box.example.test"
 	first.SMTPPort, first.SubmissionPort, first.HTTPSPort, first.SSHPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)
 	first.Domains = []string{"example.test"}
 	first.Resolver = "127.0.0.1:1" // nothing listens: MX lookups fail at once, never leave the machine
+	var out bytes.Buffer
 	a, err := appliance.Start(context.Background(), appliance.Options{
-		DataDir: t.TempDir(), First: first, AdminPassword: "test-password", Version: "test", Out: &bytes.Buffer{},
+		DataDir: t.TempDir(), First: first, AdminPassword: password, Version: "test", Out: &out,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -33,7 +52,7 @@ func startAppliance(t *testing.T) *appliance.Appliance {
 		defer cancel()
 		_ = a.Close(ctx)
 	})
-	return a
+	return a, out.String()
 }
 
 type run struct {

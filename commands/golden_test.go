@@ -90,6 +90,10 @@ var (
 func maskVolatile(a *appliance.Appliance, out string) string {
 	c := a.Store.Current()
 	out = strings.ReplaceAll(out, a.Store.Dir(), "<data>")
+	for _, k := range a.App.HostKeys { // made anew for each appliance
+		kind, _, _ := strings.Cut(k, " ")
+		out = strings.ReplaceAll(out, k, kind+" <host-key-fingerprint>")
+	}
 	out = pemBlockRE.ReplaceAllString(out, "$1$2\n$1<base64>\n$3")
 	out = stampRE.ReplaceAllString(out, "<time>")
 	out = isoTimeRE.ReplaceAllString(out, "<time>")

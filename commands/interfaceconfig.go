@@ -19,13 +19,14 @@ Batch forms:
   interfaceconfig new NAME ADDRESS/PREFIX HOSTNAME [HTTPS_PORT CERTIFICATE]
   interfaceconfig edit NAME certificate CERTIFICATE
   interfaceconfig edit NAME https_port PORT        (0 turns HTTPS off)
+  interfaceconfig edit NAME ssh_port PORT          (0 turns SSH off)
   interfaceconfig edit NAME hostname HOSTNAME
   interfaceconfig delete NAME
 Renaming an interface renames it in the listeners and the delivery setting
 that use it. Changes are pending until commit.`
 
 func interfaceconfig() shell.Command {
-	return command("interfaceconfig", "Configure IP interfaces: address, host name, HTTPS port and certificate.", interfaceconfigHelp,
+	return command("interfaceconfig", "Configure IP interfaces: address, host name, HTTPS and SSH ports, certificate.", interfaceconfigHelp,
 		func(s *shell.Session, args []string) error { return interfaceBatch(s.Pending.Config(), args) },
 		func(s *shell.Session) error {
 			c := s.Pending.Config()
@@ -175,14 +176,21 @@ func editInterfaceField(ifc *config.Interface, field, value string) error {
 	case "certificate":
 		ifc.Certificate = value
 	case "https_port":
-		ifc.HTTPSPort = 0
-		if value != "0" {
-			ifc.HTTPSPort, err = config.ParsePort(value)
-		}
+		ifc.HTTPSPort, err = servicePort(value)
+	case "ssh_port":
+		ifc.SSHPort, err = servicePort(value)
 	case "hostname":
 		ifc.Hostname = value
 	default:
-		return usage("interfaceconfig", "interfaceconfig edit NAME certificate|https_port|hostname VALUE")
+		return usage("interfaceconfig", "interfaceconfig edit NAME certificate|https_port|ssh_port|hostname VALUE")
 	}
 	return err
+}
+
+// servicePort is a service's port in a batch form: a TCP port, or 0 for off.
+func servicePort(value string) (int, error) {
+	if value == "0" {
+		return 0, nil
+	}
+	return config.ParsePort(value)
 }

@@ -293,7 +293,7 @@ func editListener(s *shell.Session) error {
 				return err
 			})},
 			{"LIMITS", "Change the idle timeout.", edit(func(l *config.Listener) error {
-				secs, err := askInt(s, "Enter the idle timeout in seconds (a session with no command for this long is closed).", int(time.Duration(l.IdleTimeout)/time.Second), config.IdleSecondsRange)
+				secs, err := askInt(s, "Enter the idle timeout in seconds (a session with no command for this long is closed).", seconds(l.IdleTimeout), config.IdleSecondsRange)
 				if err != nil {
 					return err
 				}

@@ -487,3 +487,9 @@ func policyCheck(c *config.Config, name string) func(string) error {
 		return c.PasswordPolicy.CheckPassword(name, cur, prev, p)
 	}
 }
+
+// seconds and fromSeconds convert a configuration duration to and from the
+// whole seconds the dialogs and batch forms ask.
+func seconds(d config.Duration) int { return int(time.Duration(d) / time.Second) }
+
+func fromSeconds(n int) config.Duration { return config.Duration(time.Duration(n) * time.Second) }

@@ -20,13 +20,6 @@ Batch form:
 		return usage("who", "who")
 	}, func(s *shell.Session) error {
 		s.Println()
-		if app.Sessions == nil {
-			s.Println("This appliance keeps no session registry: only this session is shown.")
-			s.Println()
-			printTable(s, []string{"Username", "Login Time", "Idle Time", "Remote Host", "What"},
-				[][]string{{s.User, "-", "-", "-", "this session"}})
-			return nil
-		}
 		list := slices.Clone(app.Sessions.Who())
 		slices.SortStableFunc(list, func(a, b SessionInfo) int { return a.Since.Compare(b.Since) })
 		rows := make([][]string, len(list))
@@ -48,10 +41,6 @@ Batch form:
 		return usage("last", "last")
 	}, func(s *shell.Session) error {
 		s.Println()
-		if app.Sessions == nil {
-			s.Println("This appliance keeps no record of logins.")
-			return nil
-		}
 		list := slices.Clone(app.Sessions.Last())
 		if len(list) == 0 {
 			s.Println("No logins are recorded.")

@@ -46,6 +46,13 @@ Batch form:
 			for _, e := range endpoints {
 				s.Printf("%-6s %-14s %-22s %-17s %d\n", e.Kind, e.Name, e.Addr, e.TLS, e.Active)
 			}
+			if len(app.HostKeys) > 0 {
+				s.Println()
+				s.Println("SSH host keys (compare with what ssh shows at the first login):")
+				for _, k := range app.HostKeys {
+					s.Printf("  %s\n", k)
+				}
+			}
 			return nil
 		},
 	}

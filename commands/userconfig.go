@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"relaybox/config"
 	"relaybox/shell"
@@ -16,7 +17,8 @@ Dialog: userconfig lists the accounts and the policy, then
   EDIT      NAME (full name), ROLE, PASSWORDLOGIN (allow or refuse password
             logins: key-only), SSHKEYS (the account's keys, as sshconfig USERKEYS)
   DELETE    remove an account (not your own, not the last administrator who can log in)
-  POLICY    minimum password length, not the user name, not the previous password
+  POLICY    minimum password length, not the user name, not the previous password,
+            how many failed logins lock an account out, and for how long
   PASSWORD  set a user's password; they must choose their own at the next login
 Roles: 1. Administrators (admin: everything) 2. Operators (operator: may look
 and edit, but neither commit nor change accounts). A password an administrator
@@ -32,6 +34,7 @@ Batch forms:
   userconfig edit NAME passwordlogin enable|disable
   userconfig delete NAME
   userconfig policy [min_length=N] [not_user_name=yes|no] [not_previous=yes|no]
+                    [lockout_after=N] [lockout_seconds=N]
   userconfig password NAME PASSWORD
 Changes are pending until commit (passwd alone takes effect at once).`
 
@@ -89,7 +92,7 @@ func policyLine(p config.PasswordPolicy) string {
 	if p.NotPrevious {
 		rules = append(rules, "not the previous password")
 	}
-	return strings.Join(rules, ", ")
+	return strings.Join(rules, ", ") + fmt.Sprintf("; %d failed logins lock an account out for %s", p.LockoutAfter, time.Duration(p.LockoutTime))
 }
 
 func printUsers(s *shell.Session, c *config.Config) {
@@ -268,6 +271,14 @@ func passwordPolicy(s *shell.Session, c *config.Config) error {
 	if p.NotPrevious, err = s.YesNo("Do you want to ensure that a new password is not the same as the previous one?", p.NotPrevious); err != nil {
 		return err
 	}
+	if p.LockoutAfter, err = askInt(s, "Enter the number of failed login attempts (GUI and SSH) that lock an account and its address out.", p.LockoutAfter, config.LockoutAfterRange); err != nil {
+		return err
+	}
+	secs, err := askInt(s, "Enter how long a lock-out lasts, in seconds.", seconds(p.LockoutTime), config.LockoutSecondsRange)
+	if err != nil {
+		return err
+	}
+	p.LockoutTime = fromSeconds(secs)
 	return c.SetPasswordPolicy(p)
 }
 
@@ -319,7 +330,7 @@ func userBatch(s *shell.Session, args []string) error {
 	case op == "delete" && len(args) == 2:
 		return removeUser(s, c, args[1])
 	case op == "policy" && len(args) > 1:
-		kv, err := parseKV(args[1:], "min_length", "not_user_name", "not_previous")
+		kv, err := parseKV(args[1:], "min_length", "not_user_name", "not_previous", "lockout_after", "lockout_seconds")
 		if err != nil {
 			return err
 		}
@@ -328,6 +339,18 @@ func userBatch(s *shell.Session, args []string) error {
 			if p.MinLength, err = config.PasswordLengthRange.Parse(v); err != nil {
 				return err
 			}
+		}
+		if v, ok := kv["lockout_after"]; ok {
+			if p.LockoutAfter, err = config.LockoutAfterRange.Parse(v); err != nil {
+				return err
+			}
+		}
+		if v, ok := kv["lockout_seconds"]; ok {
+			secs, err := config.LockoutSecondsRange.Parse(v)
+			if err != nil {
+				return err
+			}
+			p.LockoutTime = fromSeconds(secs)
 		}
 		for key, b := range map[string]*bool{"not_user_name": &p.NotUserName, "not_previous": &p.NotPrevious} {
 			if v, ok := kv[key]; ok {

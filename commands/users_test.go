@@ -50,7 +50,7 @@ func TestUserconfigDialog(t *testing.T) {
 		"userconfig",
 		"new", "bob", "Bob Smith", "2", "Secret-Bob-1", "Secret-Bob-1",
 		"edit", "bob", "name", "Robert Smith", "role", "1", "",
-		"policy", "10", "n", "",
+		"policy", "10", "n", "", "4", "120",
 		"",
 		"commit new user bob",
 	}, "\n")+"\n")
@@ -63,7 +63,7 @@ func TestUserconfigDialog(t *testing.T) {
 	bob := user(t, a, "bob")
 	assert.Equal(t, config.User{Name: "bob", FullName: "Robert Smith", Role: config.RoleAdmin, PasswordHash: bob.PasswordHash, MustChangePassword: true}, bob)
 	assert.True(t, bob.PasswordIs("Secret-Bob-1"))
-	assert.Equal(t, config.PasswordPolicy{MinLength: 10, NotUserName: false, NotPrevious: true}, a.Store.Current().PasswordPolicy)
+	assert.Equal(t, config.PasswordPolicy{MinLength: 10, NotUserName: false, NotPrevious: true, LockoutAfter: 4, LockoutTime: config.Duration(2 * time.Minute)}, a.Store.Current().PasswordPolicy)
 
 	// Refused answers end a script; nothing is kept.
 	for _, tt := range []struct{ name, script, want string }{
@@ -96,14 +96,14 @@ func TestUserconfigBatchPasswordsNeverShown(t *testing.T) {
 		`userconfig new carol "Carol Jones" operator "Carol Pass 1"`,
 		"userconfig password carol Carol-Reset-2",
 		"userconfig edit carol fullname \"Carol J.\"",
-		"userconfig policy min_length=12 not_previous=no",
+		"userconfig policy min_length=12 not_previous=no lockout_after=7 lockout_seconds=90",
 		"userconfig print",
 		"commit carol",
 	}, "\n")+"\n")
 	require.Equal(t, 0, r.code, r.err)
 	assert.Contains(t, r.out, `box.example.test> userconfig new carol "Carol Jones" operator ****`+"\n")
 	assert.Contains(t, r.out, "box.example.test> userconfig password carol ****\n")
-	assert.Contains(t, r.out, "Password policy: at least 12 characters, not the user name.")
+	assert.Contains(t, r.out, "Password policy: at least 12 characters, not the user name; 7 failed logins lock an account out for 1m30s.")
 	assert.NotContains(t, r.out+r.err, "Carol Pass 1")
 	assert.NotContains(t, r.out+r.err, "Carol-Reset-2")
 	carol := user(t, a, "carol")
@@ -127,19 +127,19 @@ func TestUserconfigBatchPasswordsNeverShown(t *testing.T) {
 }
 
 func TestPasswdTakesEffectAtOnceAlone(t *testing.T) {
-	a := startAppliance(t)
+	a, oneTime := startOneTime(t)
 	require.True(t, user(t, a, "admin").MustChangePassword, "the first-start password is one-time")
 	r := script(a, strings.Join([]string{
 		"sethostname pending.example.test",
 		"passwd",
-		"test-password", "New-Admin-Pass-1", "New-Admin-Pass-1",
+		oneTime, "New-Admin-Pass-1", "New-Admin-Pass-1",
 		"showchanges",
 		"clearchanges confirm",
 	}, "\n")+"\n")
 	require.Equal(t, 0, r.code, r.out+r.err)
 	assert.Contains(t, r.out, "box.example.test> passwd\n\nOld password: \nNew password: \nPlease enter the new password again: \n\nPassword changed: it is in force now (committed as version 2, ")
 	assert.NotContains(t, r.out, "New-Admin-Pass-1")
-	assert.NotContains(t, r.out, "test-password")
+	assert.NotContains(t, r.out, oneTime)
 	assert.Contains(t, r.out, "Uncommitted changes in: hostname\n", "the other edits stay pending, and only they")
 	c := a.Store.Current()
 	assert.Equal(t, 2, c.Version)
@@ -152,7 +152,7 @@ func TestPasswdTakesEffectAtOnceAlone(t *testing.T) {
 	for _, tt := range []struct{ name, script, want string }{
 		{"wrong old password", "passwd\nnot-the-password\n", "line 2: The old password is not correct"},
 		{"the same again", "passwd\nNew-Admin-Pass-1\nNew-Admin-Pass-1\n", "line 3: The password must not be the same as the previous password."},
-		{"the one before", "passwd\nNew-Admin-Pass-1\ntest-password\n", "line 3: The password must not be the same as the previous password."},
+		{"the one before", "passwd\nNew-Admin-Pass-1\n" + oneTime + "\n", "line 3: The password must not be the same as the previous password."},
 		{"too short", "passwd\nNew-Admin-Pass-1\nshort\n", "line 3: The password must be at least 8 characters long."},
 		{"batch", "passwd New-Admin-Pass-1 x\n", "line 1: The password must be at least 8 characters long."},
 	} {
@@ -302,8 +302,9 @@ func TestWhoAndLast(t *testing.T) {
 	a := startAppliance(t)
 	r := script(a, "who\nlast\n")
 	require.Equal(t, 0, r.code, r.err)
-	assert.Contains(t, r.out, "This appliance keeps no session registry: only this session is shown.\n\nUsername  Login Time  Idle Time  Remote Host  What\n========  ==========  =========  ===========  ====\nadmin     -           -          -            this session\n")
-	assert.Contains(t, r.out, "This appliance keeps no record of logins.\n")
+	// The appliance's own registry: this console session, open.
+	assert.Regexp(t, `box.example.test> who\n\nUsername  Login Time +  Idle Time  Remote Host  What\n=+  =+ +  =+  =+  =+\nadmin     [^\n]+  0s         -            console\n`, r.out)
+	assert.Regexp(t, `box.example.test> last\n\nUsername  Remote Host  Login Time +  Logout Time +  Total Time  What\n[= ]+\nadmin     -            [^\n]+  still logged in +0s +console\n`, r.out)
 
 	now := time.Now()
 	t0 := now.Add(-3*time.Hour - 12*time.Minute)

@@ -96,7 +96,7 @@ var walks = []string{
 	"userconfig edit 1 sshkeys delete 1", "userconfig edit 1 sshkeys print", "userconfig edit 1 sshkeys print 1", "userconfig policy",
 	"userconfig edit bob sshkeys", "userconfig delete", "userconfig delete bob",
 	"userconfig password", "userconfig password bob",
-	"sshconfig", "sshconfig userkeys", "sshconfig userkeys new", "sshconfig userkeys delete", "sshconfig userkeys delete 1",
+	"sshconfig", "sshconfig setup", "sshconfig userkeys", "sshconfig userkeys new", "sshconfig userkeys delete", "sshconfig userkeys delete 1",
 	"sshconfig userkeys print", "sshconfig userkeys print 1", "sshconfig userkeys user", "sshconfig userkeys user bob",
 	"passwd", "who", "last", "health",
 }

@@ -43,7 +43,50 @@ type Config struct {
 	Users        []User        `yaml:"users" section:"users"`
 	// PasswordPolicy is userconfig POLICY: what a new password must satisfy.
 	PasswordPolicy PasswordPolicy `yaml:"password_policy" section:"userconfig POLICY"`
-	Rollback       Rollback       `yaml:"rollback" section:"rollbackconfig SETUP"`
+	// SSH is sshconfig SETUP: the SSH server's limits.
+	SSH      SSH      `yaml:"ssh" section:"sshconfig SETUP"`
+	Rollback Rollback `yaml:"rollback" section:"rollbackconfig SETUP"`
+}
+
+// SSH holds the SSH server's limits (sshconfig SETUP). The port is an
+// interface setting (interfaceconfig).
+type SSH struct {
+	// MaxSessions caps the open SSH sessions over all interfaces.
+	MaxSessions int `yaml:"max_sessions"`
+	// LoginGrace is how long a client has to log in.
+	LoginGrace Duration `yaml:"login_grace"`
+	// IdleTimeout closes a session that typed nothing for this long.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// Ranges of the SSH limits.
+var (
+	SSHSessionsRange     = Range{1, 1000}
+	SSHGraceSecondsRange = Range{5, 600}
+	SSHIdleSecondsRange  = Range{10, 24 * 60 * 60}
+)
+
+// DefaultSSH is the first-start SSH setup.
+func DefaultSSH() SSH {
+	return SSH{MaxSessions: 16, LoginGrace: Duration(time.Minute), IdleTimeout: Duration(30 * time.Minute)}
+}
+
+// SetSSH changes the SSH limits (sshconfig SETUP).
+func (c *Config) SetSSH(s SSH) error {
+	if err := joinProblems("", s.problems()); err != nil {
+		return err
+	}
+	c.SSH = s
+	return nil
+}
+
+// problems are the limits out of range, each named by its YAML field.
+func (s SSH) problems() []fieldProblem {
+	return collect(
+		fieldProblem{"max_sessions", SSHSessionsRange.Check(s.MaxSessions)},
+		fieldProblem{"login_grace", SSHGraceSecondsRange.Check(int(time.Duration(s.LoginGrace) / time.Second))},
+		fieldProblem{"idle_timeout", SSHIdleSecondsRange.Check(int(time.Duration(s.IdleTimeout) / time.Second))},
+	)
 }
 
 // Rollback is rollbackconfig SETUP. The store keeps its history of committed
@@ -535,6 +578,12 @@ func fillAbsentSections(c *Config) {
 	}
 	if c.PasswordPolicy == (PasswordPolicy{}) {
 		c.PasswordPolicy = DefaultPasswordPolicy()
+	}
+	if c.PasswordPolicy.LockoutAfter == 0 && c.PasswordPolicy.LockoutTime == 0 {
+		c.PasswordPolicy.LockoutAfter, c.PasswordPolicy.LockoutTime = DefaultLockoutAfter, Duration(DefaultLockoutTime)
+	}
+	if c.SSH == (SSH{}) {
+		c.SSH = DefaultSSH()
 	}
 	for i := range c.Listeners {
 		if c.Listeners[i].MaxConnectionsPerIP == 0 {

@@ -96,6 +96,7 @@ func Defaults(fs FirstStart) *Config {
 		Users: []User{{Name: DefaultAdminUser, FullName: DefaultAdminFullName, Role: RoleAdmin, PasswordHash: fs.AdminHash,
 			MustChangePassword: !fs.AdminPasswordChosen}},
 		PasswordPolicy: DefaultPasswordPolicy(),
+		SSH:            DefaultSSH(),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -58,11 +59,29 @@ type PasswordPolicy struct {
 	NotUserName bool `yaml:"not_user_name"`
 	// NotPrevious refuses the current and the previous password.
 	NotPrevious bool `yaml:"not_previous"`
+	// LockoutAfter is how many failed logins within the lock-out time lock
+	// the user name, and the address they came from (GUI and SSH together).
+	LockoutAfter int `yaml:"lockout_after"`
+	// LockoutTime is how long a lock-out lasts, and how long a failure counts.
+	LockoutTime Duration `yaml:"lockout_time"`
 }
+
+// LockoutAfterRange and LockoutSecondsRange bound the lock-out settings.
+var (
+	LockoutAfterRange   = Range{3, 20}
+	LockoutSecondsRange = Range{10, 24 * 60 * 60}
+)
+
+// Default lock-out: five failures in 15 minutes lock for 15 minutes.
+const (
+	DefaultLockoutAfter = 5
+	DefaultLockoutTime  = 15 * time.Minute
+)
 
 // DefaultPasswordPolicy is the first-start policy.
 func DefaultPasswordPolicy() PasswordPolicy {
-	return PasswordPolicy{MinLength: DefaultPasswordLength, NotUserName: true, NotPrevious: true}
+	return PasswordPolicy{MinLength: DefaultPasswordLength, NotUserName: true, NotPrevious: true,
+		LockoutAfter: DefaultLockoutAfter, LockoutTime: Duration(DefaultLockoutTime)}
 }
 
 func (u User) key() string { return u.Name }
@@ -93,6 +112,22 @@ func (u User) AuthorizesKey(key ssh.PublicKey) bool {
 		}
 	}
 	return false
+}
+
+// LoginHash is what a password login checks for the name typed: the
+// account's hash when it exists and may log in with a password, else "";
+// and the highest bcrypt cost among the accounts, which the login spends on
+// a refused name too, so that its answer takes as long as a wrong password.
+func (c *Config) LoginHash(name string) (hash string, cost int) {
+	for _, u := range c.Users {
+		if n, err := bcrypt.Cost([]byte(u.PasswordHash)); err == nil {
+			cost = max(cost, n)
+		}
+	}
+	if u := c.LoginUser(name); u != nil && u.PasswordLogin() {
+		hash = u.PasswordHash
+	}
+	return hash, cost
 }
 
 // LoginUser returns the account a login names, matched exactly as typed
@@ -391,7 +426,7 @@ func (c *Config) DeleteSSHKey(name string, n int) error {
 // SetPasswordPolicy changes the password policy (userconfig POLICY); it
 // applies to the passwords set from then on.
 func (c *Config) SetPasswordPolicy(p PasswordPolicy) error {
-	if err := PasswordLengthRange.Check(p.MinLength); err != nil {
+	if err := joinProblems("", p.problems()); err != nil {
 		return err
 	}
 	c.PasswordPolicy = p
@@ -411,5 +446,15 @@ func (v *validator) users(c *Config) {
 		}
 	}
 	v.add("users", checkAdmins(c.Users))
-	v.add("password_policy.min_length", PasswordLengthRange.Check(c.PasswordPolicy.MinLength))
+	v.fields("password_policy", c.PasswordPolicy.problems())
+}
+
+// problems are the policy's settings out of range, each named by its YAML
+// field: the one rule that SetPasswordPolicy and Validate share.
+func (p PasswordPolicy) problems() []fieldProblem {
+	return collect(
+		fieldProblem{"min_length", PasswordLengthRange.Check(p.MinLength)},
+		fieldProblem{"lockout_after", LockoutAfterRange.Check(p.LockoutAfter)},
+		fieldProblem{"lockout_time", LockoutSecondsRange.Check(int(time.Duration(p.LockoutTime) / time.Second))},
+	)
 }

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/afero"
 	"github.com/stretchr/testify/assert"
@@ -56,7 +57,7 @@ func TestDefaultsMakeAOneTimeAdminPassword(t *testing.T) {
 	require.Len(t, c.Users, 1)
 	u := c.Users[0]
 	assert.Equal(t, User{Name: "admin", FullName: "Administrator", Role: RoleAdmin, PasswordHash: "$2a$10$abcdefghijklmnopqrstuv", MustChangePassword: true}, u)
-	assert.Equal(t, PasswordPolicy{MinLength: 8, NotUserName: true, NotPrevious: true}, c.PasswordPolicy)
+	assert.Equal(t, PasswordPolicy{MinLength: 8, NotUserName: true, NotPrevious: true, LockoutAfter: 5, LockoutTime: Duration(15 * time.Minute)}, c.PasswordPolicy)
 	f := DefaultPorts
 	f.Hostname, f.Demo, f.AdminHash, f.AdminPasswordChosen = "mail.example.test", testCert, "$2a$10$x", true
 	assert.False(t, Defaults(f).Users[0].MustChangePassword, "a password the operator chose is not one-time")
@@ -104,6 +105,11 @@ func TestUserValidation(t *testing.T) {
 		{"bad key", func(c *Config) { c.Users[0].SSHKeys = []string{"ssh-ed25519 nope"} }, `users[0].ssh_keys[0]: "ssh-ed25519 nope" is not an SSH public key`},
 		{"bad previous hash", func(c *Config) { c.Users[0].PreviousHash = "plain" }, "users[0].previous_password_hash"},
 		{"policy", func(c *Config) { c.PasswordPolicy.MinLength = 3 }, "password_policy.min_length: Value must be a number from 8 to 72, not 3"},
+		{"lock-out count", func(c *Config) { c.PasswordPolicy.LockoutAfter = 1 }, "password_policy.lockout_after: Value must be a number from 3 to 20, not 1"},
+		{"lock-out time", func(c *Config) { c.PasswordPolicy.LockoutTime = Duration(time.Second) }, "password_policy.lockout_time: Value must be a number from 10 to 86400, not 1"},
+		{"ssh sessions", func(c *Config) { c.SSH.MaxSessions = 0 }, "ssh.max_sessions: Value must be a number from 1 to 1000, not 0"},
+		{"ssh grace", func(c *Config) { c.SSH.LoginGrace = Duration(time.Hour) }, "ssh.login_grace: Value must be a number from 5 to 600, not 3600"},
+		{"ssh idle", func(c *Config) { c.SSH.IdleTimeout = 0 }, "ssh.idle_timeout: Value must be a number from 10 to 86400, not 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -336,4 +342,26 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+func TestLoginHash(t *testing.T) {
+	h4, err := bcrypt.GenerateFromPassword([]byte("four-pass"), 4)
+	require.NoError(t, err)
+	h6, err := bcrypt.GenerateFromPassword([]byte("six-pass"), 6)
+	require.NoError(t, err)
+	key, _ := testKey(t, 7, "")
+	c := &Config{Users: []User{
+		{Name: "admin", Role: RoleAdmin, PasswordHash: string(h4)},
+		{Name: "keys", Role: RoleOperator, PasswordHash: string(h6), NoPasswordLogin: true, SSHKeys: []string{key}},
+	}}
+	for _, tc := range []struct{ name, hash string }{
+		{"admin", string(h4)},
+		{"Admin", ""}, // logins match the name exactly
+		{"keys", ""},  // password logins turned off
+		{"nobody", ""},
+	} {
+		hash, cost := c.LoginHash(tc.name)
+		assert.Equal(t, tc.hash, hash, tc.name)
+		assert.Equal(t, 6, cost, "%s: the highest cost among the accounts", tc.name)
+	}
 }

@@ -55,6 +55,7 @@ func Validate(c *Config) error {
 	v.destinations(c)
 	v.delivery(c)
 	v.users(c)
+	v.fields("ssh", c.SSH.problems())
 	return v.err()
 }
 
@@ -78,6 +79,43 @@ func (v *validator) add(path string, err error) {
 func (v *validator) check(ok bool, path, format string, args ...any) {
 	if !ok {
 		v.add(path, fmt.Errorf(format, args...))
+	}
+}
+
+// fieldProblem is a setting out of range, named by its YAML field.
+type fieldProblem struct {
+	field string
+	err   error
+}
+
+// collect keeps the problems that are problems.
+func collect(all ...fieldProblem) []fieldProblem {
+	var out []fieldProblem
+	for _, p := range all {
+		if p.err != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// joinProblems is one error naming each field (under section, when given).
+func joinProblems(section string, ps []fieldProblem) error {
+	var errs []error
+	for _, p := range ps {
+		path := p.field
+		if section != "" {
+			path = section + "." + p.field
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", path, p.err))
+	}
+	return errors.Join(errs...)
+}
+
+// fields adds a section's field problems.
+func (v *validator) fields(section string, ps []fieldProblem) {
+	for _, p := range ps {
+		v.add(section+"."+p.field, p.err)
 	}
 }
 

@@ -118,6 +118,7 @@ type appliance struct {
 	domains                                      string
 	resolver                                     string // first-start DNS server ("" = a dead loopback port)
 	mxPort                                       int    // --mx-port (0 = the default, 25)
+	oneTimePassword                              bool
 
 	cmd    *exec.Cmd
 	stdout *lockedBuffer
@@ -130,6 +131,9 @@ type startOptions struct {
 	domains  string
 	resolver string // first-start DNS server; "" = 127.0.0.1:1, where nothing answers
 	mxPort   int    // port of MX hosts (0 = 25)
+	// oneTimePassword starts without RELAYBOX_ADMIN_PASSWORD: the first
+	// start makes a one-time password and prints it.
+	oneTimePassword bool
 }
 
 // startAppliance starts a daemon on fresh ports and waits until it serves.
@@ -140,7 +144,7 @@ func startAppliance(t *testing.T, o startOptions) *appliance {
 	}
 	p := freePorts(t, 4)
 	a := &appliance{dir: o.dir, smtpPort: p[0], submissionPort: p[1], httpsPort: p[2], sshPort: p[3], domains: o.domains,
-		resolver: o.resolver, mxPort: o.mxPort}
+		resolver: o.resolver, mxPort: o.mxPort, oneTimePassword: o.oneTimePassword}
 	if a.resolver == "" {
 		a.resolver = "127.0.0.1:1" // MX lookups never leave the machine
 	}
@@ -166,7 +170,10 @@ func (a *appliance) start(t *testing.T) {
 		args = append(args, "--domains", a.domains)
 	}
 	cmd := exec.Command(relayboxBin, args...)
-	cmd.Env = append(os.Environ(), "RELAYBOX_ADMIN_PASSWORD="+adminPassword)
+	cmd.Env = os.Environ()
+	if !a.oneTimePassword {
+		cmd.Env = append(cmd.Env, "RELAYBOX_ADMIN_PASSWORD="+adminPassword)
+	}
 	a.stdout, a.stderr = newLockedBuffer("serving"), newLockedBuffer("")
 	cmd.Stdout, cmd.Stderr = a.stdout, a.stderr
 	require.NoError(t, cmd.Start())

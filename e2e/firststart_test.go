@@ -19,6 +19,7 @@ func TestFirstStartNotices(t *testing.T) {
 	assert.Contains(t, out, fmt.Sprintf("First start: SMTP IncomingMail on 127.0.0.1:%d: public, accepts mail for no domain yet (every RCPT gets 550): add yours with \"listenerconfig edit IncomingMail domains example.com\" and commit, or start with --domains", a.smtpPort))
 	assert.Contains(t, out, fmt.Sprintf("First start: SMTP OutgoingMail on 127.0.0.1:%d: private, relays for 127.0.0.0/8, ::1/128", a.submissionPort))
 	assert.Contains(t, out, fmt.Sprintf("First start: GUI https://127.0.0.1:%d/ (interface Management)", a.httpsPort))
+	assert.Contains(t, out, fmt.Sprintf("First start: SSH ssh -p %d admin@127.0.0.1 (interface Management)", a.sshPort))
 
 	a.term(t)
 	old := a.smtpPort

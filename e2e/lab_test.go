@@ -124,6 +124,12 @@ func TestLab(t *testing.T) {
 	// postfix reload is asynchronous: wait until a new session is offered no STARTTLS.
 	require.Eventually(t, func() bool { return !offersSTARTTLS(t, net.JoinHostPort("127.0.0.3", strconv.Itoa(receiverPort))) },
 		30*time.Second, 200*time.Millisecond, "the receiver stops offering STARTTLS after its reload")
+	// A connection the box keeps open from the first delivery is still TLS and
+	// would carry the next message: wait until delivery has closed it.
+	require.Eventually(t, func() bool {
+		out, _, _ := boxCLI(d, name, "grep -e \"DCID 1 close\" mail_logs\n")
+		return strings.Contains(out, "Info: DCID 1 close")
+	}, 60*time.Second, 200*time.Millisecond, "the box closes its idle connection to the receiver")
 	clear := uniqueToken("lab-clear")
 	out, code = labRun(t, env, "send", clear)
 	require.Equalf(t, 0, code, "lab/lab.sh send:\n%s", out)

@@ -196,6 +196,7 @@ type plan struct {
 	tls      *tls.Config // nil: no TLS offered
 	listener config.Listener
 	iface    config.Interface
+	ssh      config.SSH // kind "ssh": the SSH server's limits
 }
 
 // Apply makes c the running configuration, or changes nothing and says why.
@@ -291,7 +292,7 @@ func (e *Engine) plan(c *config.Config) ([]plan, error) {
 		if ifc.SSHPort != 0 && e.opts.SSH != nil {
 			// One SSH server for every interface; its socket is this
 			// interface's, so a moved port is bound before the old closes.
-			plans = append(plans, plan{addr: net.JoinHostPort(ifc.Address, strconv.Itoa(ifc.SSHPort)), kind: "ssh", name: ifc.Name, iface: ifc})
+			plans = append(plans, plan{addr: net.JoinHostPort(ifc.Address, strconv.Itoa(ifc.SSHPort)), kind: "ssh", name: ifc.Name, iface: ifc, ssh: c.SSH})
 		}
 		if ifc.HTTPSPort == 0 {
 			continue
@@ -350,7 +351,7 @@ func (e *Engine) clientAuth(t *tls.Config, c *config.Config, level string) error
 // interfaces (at most an eighth of the process's file descriptors), so that
 // a flood of GUI connections leaves descriptors for mail and the control socket.
 const (
-	sshMaxPerInterface   = 64
+	sshMaxPerInterface   = 64 // at least; twice sshconfig's max_sessions when that is more
 	sshMaxPerIP          = 16
 	httpsMaxPerInterface = 256
 	httpsMaxPerIP        = 32
@@ -365,8 +366,9 @@ func httpsTotal(nofile uint64) int64 {
 func (e *Engine) configureSocket(ep *endpoint, p plan) {
 	if p.kind == "ssh" {
 		// Logins are capped by the SSH server (sessions, login grace) and by
-		// auth's lock-outs; the socket caps connections that never log in.
-		ep.sock.limit.Store(sshMaxPerInterface)
+		// auth's lock-outs; the socket caps connections that never log in,
+		// leaving room for as many logins again as sessions may be open.
+		ep.sock.limit.Store(int64(max(sshMaxPerInterface, 2*p.ssh.MaxSessions)))
 		ep.sock.perIP.Store(sshMaxPerIP)
 		ep.sock.admit.Store(nil)
 		ep.sock.global.Store(nil)

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"relaybox/auth"
 	"relaybox/cipherstring"
 	"relaybox/config"
@@ -100,7 +98,11 @@ func (g *guiLogin) authenticate(next http.Handler) http.Handler {
 			unauthorized(w) // no credentials yet: not an attempt
 			return
 		}
-		hash, cost := lookupUser(g.users(), user)
+		var hash string
+		var cost int
+		if c := g.users(); c != nil {
+			hash, cost = c.LoginHash(user)
+		}
 		source, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			source = r.RemoteAddr
@@ -140,24 +142,6 @@ func waitWords(d time.Duration) string {
 	}
 	m := int(math.Ceil(d.Minutes()))
 	return fmt.Sprintf("%d minutes", m)
-}
-
-// lookupUser returns the user's password hash ("" if there is no such user)
-// and the highest bcrypt cost among the users, for the unknown-user check.
-func lookupUser(c *config.Config, name string) (hash string, cost int) {
-	if c == nil {
-		return "", 0
-	}
-	found := false
-	for _, u := range c.Users {
-		if n, err := bcrypt.Cost([]byte(u.PasswordHash)); err == nil {
-			cost = max(cost, n)
-		}
-		if u.Name == name && !found {
-			hash, found = u.PasswordHash, true
-		}
-	}
-	return hash, cost
 }
 
 func (g *guiLogin) mac(user, pass, hash, source string) [sha256.Size]byte {

@@ -15,7 +15,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # Relaybox
 rb=$work/rb; p1=$(freeport); p2=$(freeport); p3=$(freeport)
-RELAYBOX_ADMIN_PASSWORD=bench RELAYBOX_RESOLVER=127.0.0.1:1 "$BIN" serve --data "$rb" --smtp-port "$p1" --submission-port "$p2" --https-port "$p3" >"$work/rb.log" 2>&1 & rbpid=$!
+RELAYBOX_ADMIN_PASSWORD=bench RELAYBOX_RESOLVER=127.0.0.1:1 "$BIN" serve --data "$rb" --smtp-port "$p1" --submission-port "$p2" --https-port "$p3" --ssh-port "$(freeport)" >"$work/rb.log" 2>&1 & rbpid=$!
 for _ in $(seq 100); do [ -S "$rb/relaybox.sock" ] && break; sleep 0.05; done
 rbt=()
 for i in $(seq 1 "$ROUNDS"); do

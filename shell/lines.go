@@ -230,6 +230,7 @@ type readlineReader struct {
 	out     io.Writer
 	in      *endWatch
 	history []string
+	remote  bool // the terminal is a client's (SSH, the control socket), not this process's
 }
 
 // endWatch tells whether the terminal's input really ended (the terminal
@@ -279,7 +280,7 @@ func newReadline(t Terminal, comp *completer) (*readlineReader, error) {
 	if out == nil {
 		out = os.Stdout
 	}
-	return &readlineReader{rl: rl, comp: comp, out: out, in: in}, nil
+	return &readlineReader{rl: rl, comp: comp, out: out, in: in, remote: t.Remote}, nil
 }
 
 func (r *readlineReader) ReadLine(prompt string) (string, error) {
@@ -387,7 +388,16 @@ func (r *readlineReader) ReadSecret(prompt string) (string, error) {
 	if r.in.ended.Load() {
 		return "", io.EOF
 	}
-	b, err := r.rl.ReadPassword(r.fit(prompt))
+	cfg := r.rl.GenPasswordConfig()
+	cfg.Prompt = r.fit(prompt)
+	if r.remote {
+		// readline's password configuration asks this process's stdin
+		// whether it is a terminal; a client's terminal is one, whatever
+		// the daemon's stdin is, and has the client's width.
+		main := r.rl.Config
+		cfg.FuncIsTerminal, cfg.FuncMakeRaw, cfg.FuncExitRaw, cfg.FuncGetWidth = main.FuncIsTerminal, main.FuncMakeRaw, main.FuncExitRaw, main.FuncGetWidth
+	}
+	b, err := r.rl.ReadPasswordWithConfig(cfg)
 	switch {
 	case errors.Is(err, readline.ErrInterrupt):
 		return "", ErrInterrupt

@@ -58,6 +58,14 @@ type Options struct {
 	// (console mode): quit, exit and Ctrl-D say so, and so does the question
 	// they ask when changes are uncommitted.
 	StopsAppliance bool
+	// Start, when set, runs before the first prompt (a forced password
+	// change at login); an error is shown and ends the session with status 1.
+	Start func(*Session) error
+	// Activity, when set, is called each time a command line is read (the
+	// session registry's idle time).
+	Activity func()
+	// Done, when set, is called when the session ends, however it ends.
+	Done func()
 }
 
 // Session is one running shell: its input, output and pending configuration.
@@ -92,6 +100,9 @@ func (s *Session) Println(args ...any) { fmt.Fprintln(s.out, args...) }
 // Run runs a shell session until quit or end of input and returns the exit
 // status: 0, or 1 when a script line failed.
 func Run(ctx context.Context, opts Options) int {
+	if opts.Done != nil {
+		defer opts.Done()
+	}
 	s := &Session{opts: opts, ctx: ctx, out: opts.Out, errOut: opts.Err, Pending: opts.Pending, User: opts.User, Role: opts.Role, comp: &completer{}}
 	if s.errOut == nil {
 		s.errOut = s.out
@@ -110,6 +121,12 @@ func Run(ctx context.Context, opts Options) int {
 		s.in = NewScriptReader(opts.In, s.out)
 	}
 	defer s.in.Close()
+	if opts.Start != nil {
+		if err := opts.Start(s); err != nil {
+			fmt.Fprintln(s.errOut, err)
+			return 1
+		}
+	}
 	s.loop()
 	if s.failed {
 		return 1
@@ -151,6 +168,9 @@ func (s *Session) loop() {
 		s.comp.set(append(s.commandWords(), "help", "quit", "exit"))
 		s.secrets, s.inputs = nil, nil
 		line, err := s.readCommand(s.opts.Hostname() + "> ")
+		if s.opts.Activity != nil {
+			s.opts.Activity()
+		}
 		var long *LineTooLongError
 		switch {
 		case errors.Is(err, ErrInterrupt):

@@ -263,3 +263,44 @@ func TestSecretIsNeverEchoed(t *testing.T) {
 	assert.NotContains(t, out.String(), "hunter2")
 	assert.Contains(t, errOut.String(), "line 4: The passphrase must not be empty")
 }
+
+func TestSessionHooks(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		startErr error
+		code     int
+		out      []string
+		notOut   string
+	}{
+		{name: "start passes", code: 0, out: []string{"started as admin, interactive false", "box> "}},
+		{name: "start refuses", startErr: errors.New("change your password first"), code: 1, notOut: "box> "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			lines, done := 0, 0
+			code := Run(context.Background(), Options{
+				Commands: testCommands(), Pending: testPending(t), User: "admin",
+				Hostname: func() string { return "box" },
+				In:       strings.NewReader("help\nquit\n"), Out: &out, Err: &errOut,
+				Start: func(s *Session) error {
+					s.Printf("started as %s, interactive %v\n", s.User, s.Interactive())
+					return tc.startErr
+				},
+				Activity: func() { lines++ },
+				Done:     func() { done++ },
+			})
+			assert.Equal(t, 1, done, "Done is called once, however the session ends")
+			assert.Equal(t, tc.code, code, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+			for _, w := range tc.out {
+				assert.Contains(t, out.String(), w)
+			}
+			if tc.startErr != nil {
+				assert.Contains(t, errOut.String(), tc.startErr.Error())
+				assert.NotContains(t, out.String(), tc.notOut, "no prompt after a refused start")
+				assert.Zero(t, lines, "no line is read")
+			} else {
+				assert.Equal(t, 2, lines, "Activity is called for each command line read")
+			}
+		})
+	}
+}

@@ -218,7 +218,14 @@ func serve(args []string) int {
 	}
 	fmt.Printf("%s serving; configuration version %d; control socket %s\n", versionString(), a.Store.Current().Version, ln.Addr())
 	for _, e := range a.Engine.Status().Endpoints {
+		if e.Kind == "ssh" {
+			fmt.Printf("  %s %s on %s\n", e.Kind, e.Name, e.Addr)
+			continue
+		}
 		fmt.Printf("  %s %s on %s (TLS %s)\n", e.Kind, e.Name, e.Addr, e.TLS)
+	}
+	for _, k := range a.App.HostKeys {
+		fmt.Printf("  SSH host key %s\n", k)
 	}
 	_ = a.ServeControl(ctx, ln)
 	return shutdown(a)

@@ -2,50 +2,21 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"relaybox/internal/testterm"
 )
 
 // These tests drive the real binary on a real terminal (tmux) for what the
 // shell does with Ctrl-D, Tab and long prompts, and through a pipe for what it
 // echoes of awkward input.
-
-// newTmuxWidth is newTmux with a window of the given width.
-func newTmuxWidth(t *testing.T, command string, width int) *tmux {
-	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatal("tmux is not installed: run make test-deps")
-	}
-	name := fmt.Sprintf("relaybox-test-%d", time.Now().UnixNano())
-	out, err := exec.Command("tmux", "new-session", "-d", "-s", name, "-x", fmt.Sprint(width), "-y", "50", command+"; echo EXIT=$?; sleep 30").CombinedOutput()
-	require.NoError(t, err, string(out))
-	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", name).Run() })
-	return &tmux{t: t, name: name}
-}
-
-// settle waits until the screen has stopped changing, so that a count of
-// what it shows is not taken in the middle of a redraw.
-func (m *tmux) settle() string {
-	m.t.Helper()
-	last := m.screen()
-	for i := 0; i < 100; i++ {
-		time.Sleep(150 * time.Millisecond)
-		now := m.screen()
-		if now == last {
-			return now
-		}
-		last = now
-	}
-	return last
-}
 
 func TestShellOnTerminal(t *testing.T) {
 	bin := buildBinary(t)
@@ -54,91 +25,91 @@ func TestShellOnTerminal(t *testing.T) {
 	prompt := "tty.example.test> "
 
 	t.Run("Ctrl-D asks like quit", func(t *testing.T) {
-		m := newTmuxWidth(t, bin+" cli --data "+dir, 160)
-		m.waitFor(prompt)
-		m.keys("sethostname changed.example.test", "Enter")
-		m.waitCount(prompt, 2)
+		m := testterm.NewWidth(t, bin+" cli --data "+dir, 160)
+		m.WaitFor(prompt)
+		m.Keys("sethostname changed.example.test", "Enter")
+		m.WaitCount(prompt, 2)
 		question := "You have uncommitted changes. Do you want to leave and discard them? [N]> "
-		m.keys("C-d")
-		m.waitFor(question)
-		m.keys("Enter") // N: stay
-		m.waitCount(prompt, 3)
-		m.keys("C-d")
-		m.waitCount(question, 2)
-		m.keys("C-d") // Ctrl-D at the question: stay too
-		m.waitCount(prompt, 4)
-		m.keys("showchanges", "Enter")
-		m.waitFor("Uncommitted changes in: ")
-		m.keys("C-d")
-		m.waitCount(question, 3)
-		m.keys("y", "Enter")
-		m.waitFor("EXIT=0")
-		require.NotContains(t, m.screen(), "appliance", "leaving relaybox cli does not stop the appliance")
+		m.Keys("C-d")
+		m.WaitFor(question)
+		m.Keys("Enter") // N: stay
+		m.WaitCount(prompt, 3)
+		m.Keys("C-d")
+		m.WaitCount(question, 2)
+		m.Keys("C-d") // Ctrl-D at the question: stay too
+		m.WaitCount(prompt, 4)
+		m.Keys("showchanges", "Enter")
+		m.WaitFor("Uncommitted changes in: ")
+		m.Keys("C-d")
+		m.WaitCount(question, 3)
+		m.Keys("y", "Enter")
+		m.WaitFor("EXIT=0")
+		require.NotContains(t, m.Screen(), "appliance", "leaving relaybox cli does not stop the appliance")
 		committed, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
 		require.NoError(t, err)
 		require.NotContains(t, string(committed), "changed.example.test")
 		// The daemon still runs: attach again, and Ctrl-D without changes leaves at once.
-		m = newTmuxWidth(t, bin+" cli --data "+dir, 160)
-		m.waitFor(prompt)
-		m.keys("C-d")
-		m.waitFor("EXIT=0")
-		require.NotContains(t, m.screen(), "uncommitted")
+		m = testterm.NewWidth(t, bin+" cli --data "+dir, 160)
+		m.WaitFor(prompt)
+		m.Keys("C-d")
+		m.WaitFor("EXIT=0")
+		require.NotContains(t, m.Screen(), "uncommitted")
 	})
 
 	t.Run("Tab completes in the case typed", func(t *testing.T) {
-		m := newTmuxWidth(t, bin+" cli --data "+dir, 160)
-		m.waitFor(prompt)
-		m.keys("sslc", "Tab")
-		m.waitFor(prompt + "sslconfig ")
-		m.keys("Enter")
-		m.waitFor("Choose the operation you want to perform:")
-		m.keys("in", "Tab")
-		m.waitFor("[]> inbound ")
-		m.keys("C-u", "OUT", "Tab")
-		m.waitFor("[]> OUTBOUND ")
-		m.keys("C-u", "inb", "Tab", "Enter")
-		m.waitFor("Enter the inbound SMTP ssl method you want to use.")
-		require.NotContains(t, m.screen(), "inbOUND")
-		m.keys("C-c")
-		m.waitFor("Command aborted; its changes were discarded.")
-		m.keys("quit", "Enter")
-		m.waitFor("EXIT=0")
+		m := testterm.NewWidth(t, bin+" cli --data "+dir, 160)
+		m.WaitFor(prompt)
+		m.Keys("sslc", "Tab")
+		m.WaitFor(prompt + "sslconfig ")
+		m.Keys("Enter")
+		m.WaitFor("Choose the operation you want to perform:")
+		m.Keys("in", "Tab")
+		m.WaitFor("[]> inbound ")
+		m.Keys("C-u", "OUT", "Tab")
+		m.WaitFor("[]> OUTBOUND ")
+		m.Keys("C-u", "inb", "Tab", "Enter")
+		m.WaitFor("Enter the inbound SMTP ssl method you want to use.")
+		require.NotContains(t, m.Screen(), "inbOUND")
+		m.Keys("C-c")
+		m.WaitFor("Command aborted; its changes were discarded.")
+		m.Keys("quit", "Enter")
+		m.WaitFor("EXIT=0")
 	})
 
 	t.Run("long prompts on a narrow terminal are drawn once", func(t *testing.T) {
-		m := newTmuxWidth(t, bin+" cli --data "+dir, 60)
-		m.waitFor(prompt)
-		m.keys("sslconfig", "Enter")
-		m.waitFor("Choose the operation you want to perform:")
-		m.keys("inbound", "Enter")
-		m.waitFor("Enter the inbound SMTP ssl method you want to use.")
+		m := testterm.NewWidth(t, bin+" cli --data "+dir, 60)
+		m.WaitFor(prompt)
+		m.Keys("sslconfig", "Enter")
+		m.WaitFor("Choose the operation you want to perform:")
+		m.Keys("inbound", "Enter")
+		m.WaitFor("Enter the inbound SMTP ssl method you want to use.")
 		// The TLS method menu as documented: a gap is refused and asked again.
-		m.keys("1,3", "Enter")
-		m.waitFor("TLS protocols can be enabled only in")
-		m.waitCount("[2-3]> ", 2)
-		m.keys("1-3", "Enter")
-		m.waitFor("Enter the inbound SMTP ssl cipher you want to use.")
-		m.keys("abc", "BSpace", "x")
-		m.waitFor("> abx")
-		screen := m.settle()
+		m.Keys("1,3", "Enter")
+		m.WaitFor("TLS protocols can be enabled only in")
+		m.WaitCount("[2-3]> ", 2)
+		m.Keys("1-3", "Enter")
+		m.WaitFor("Enter the inbound SMTP ssl cipher you want to use.")
+		m.Keys("abc", "BSpace", "x")
+		m.WaitFor("> abx")
+		screen := m.Settle()
 		assert.Equal(t, 1, strings.Count(screen, "[HIGH:MEDIUM:@STRENGTH"), "the default is drawn once; screen:\n%s", screen)
 		assert.Contains(t, screen, "]\n> abx\n", "the default sits on its own lines above a short prompt")
-		m.keys("C-u", "Enter") // Enter keeps the default
-		m.waitFor("Do you want to enable TLS renegotiation for inbound SMTP?")
-		m.keys("nn", "BSpace")
-		m.waitFor("[N]> n")
-		screen = m.settle()
+		m.Keys("C-u", "Enter") // Enter keeps the default
+		m.WaitFor("Do you want to enable TLS renegotiation for inbound SMTP?")
+		m.Keys("nn", "BSpace")
+		m.WaitFor("[N]> n")
+		screen = m.Settle()
 		assert.Equal(t, 1, strings.Count(screen, "Do you want to enable TLS renegotiation"), "screen:\n%s", screen)
-		m.keys("Enter")
-		m.waitCount("Choose the operation you want to perform:", 2)
-		m.keys("Enter")
-		m.waitCount(prompt, 2)
-		m.keys("showchanges", "Enter")
-		m.waitFor("+       - TLSv1.3")
-		m.keys("clearchanges confirm", "Enter")
-		m.waitFor("Changes cleared.")
-		m.keys("quit", "Enter")
-		m.waitFor("EXIT=0")
+		m.Keys("Enter")
+		m.WaitCount("Choose the operation you want to perform:", 2)
+		m.Keys("Enter")
+		m.WaitCount(prompt, 2)
+		m.Keys("showchanges", "Enter")
+		m.WaitFor("+       - TLSv1.3")
+		m.Keys("clearchanges confirm", "Enter")
+		m.WaitFor("Changes cleared.")
+		m.Keys("quit", "Enter")
+		m.WaitFor("EXIT=0")
 	})
 
 	t.Run("a script sees escaped and shortened input", func(t *testing.T) {
@@ -174,27 +145,27 @@ func TestShellOnTerminal(t *testing.T) {
 func TestConsoleCtrlDSaysItStopsTheAppliance(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	m := newTmuxWidth(t, bin+" console --data "+dir+" "+strings.Join(portFlags(t), " "), 160)
+	m := testterm.NewWidth(t, bin+" console --data "+dir+" "+strings.Join(portFlags(t), " "), 160)
 	prompt := "tty.example.test> "
-	m.waitFor(prompt)
-	m.keys("sethostname changed.example.test", "Enter")
-	m.waitCount(prompt, 2)
+	m.WaitFor(prompt)
+	m.Keys("sethostname changed.example.test", "Enter")
+	m.WaitCount(prompt, 2)
 	question := "You have uncommitted changes. Do you want to discard them and stop the appliance? [N]> "
-	m.keys("C-d")
-	m.waitFor(question)
-	m.keys("n", "Enter")
-	m.waitCount(prompt, 3)
-	m.keys("quit", "Enter")
-	m.waitCount(question, 2)
-	m.keys("Enter")
-	m.waitCount(prompt, 4)
-	m.keys("help quit", "Enter")
-	m.waitFor("stops the appliance")
-	m.keys("clearchanges confirm", "Enter")
-	m.waitFor("Changes cleared.")
-	m.keys("C-d") // no changes: it leaves, and says what that does
-	m.waitFor("Stopping the appliance")
-	m.waitFor("The appliance has stopped.")
-	m.waitFor("EXIT=0")
-	require.Equal(t, 2, strings.Count(m.screen(), strings.TrimSpace(question)), m.screen())
+	m.Keys("C-d")
+	m.WaitFor(question)
+	m.Keys("n", "Enter")
+	m.WaitCount(prompt, 3)
+	m.Keys("quit", "Enter")
+	m.WaitCount(question, 2)
+	m.Keys("Enter")
+	m.WaitCount(prompt, 4)
+	m.Keys("help quit", "Enter")
+	m.WaitFor("stops the appliance")
+	m.Keys("clearchanges confirm", "Enter")
+	m.WaitFor("Changes cleared.")
+	m.Keys("C-d") // no changes: it leaves, and says what that does
+	m.WaitFor("Stopping the appliance")
+	m.WaitFor("The appliance has stopped.")
+	m.WaitFor("EXIT=0")
+	require.Equal(t, 2, strings.Count(m.Screen(), strings.TrimSpace(question)), m.Screen())
 }

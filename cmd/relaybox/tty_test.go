@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"relaybox/internal/testnet"
+	"relaybox/internal/testterm"
 )
 
 // These tests drive the real binary on a real terminal (tmux), as an
@@ -58,100 +59,43 @@ func startDaemon(t *testing.T, bin, dir string) {
 	}
 }
 
-type tmux struct {
-	t    *testing.T
-	name string
-}
-
-func newTmux(t *testing.T, command string) *tmux {
-	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatal("tmux is not installed: run make test-deps")
-	}
-	name := fmt.Sprintf("relaybox-test-%d", time.Now().UnixNano())
-	out, err := exec.Command("tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "50", command+"; echo EXIT=$?; sleep 30").CombinedOutput()
-	require.NoError(t, err, string(out))
-	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", name).Run() })
-	return &tmux{t: t, name: name}
-}
-
-func (m *tmux) keys(keys ...string) {
-	m.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"send-keys", "-t", m.name}, keys...)...).CombinedOutput()
-	require.NoError(m.t, err, string(out))
-}
-
-func (m *tmux) screen() string {
-	out, _ := exec.Command("tmux", "capture-pane", "-p", "-S", "-200", "-t", m.name).Output()
-	return string(out)
-}
-
-// waitFor polls the screen until it contains want (capture-pane trims
-// trailing blanks, so want is compared without them).
-func (m *tmux) waitFor(want string) {
-	m.t.Helper()
-	want = strings.TrimRight(want, " ")
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if strings.Contains(m.screen(), want) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	m.t.Fatalf("the terminal never showed %q; screen:\n%s", want, m.screen())
-}
-
-// waitCount polls until want appears at least n times.
-func (m *tmux) waitCount(want string, n int) {
-	m.t.Helper()
-	want = strings.TrimRight(want, " ")
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if strings.Count(m.screen(), want) >= n {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	m.t.Fatalf("the terminal showed %q fewer than %d times; screen:\n%s", want, n, m.screen())
-}
-
 func TestInteractiveShellOverControlSocket(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	startDaemon(t, bin, dir)
-	m := newTmux(t, bin+" cli --data "+dir)
-	m.waitFor("tty.example.test> ")
+	m := testterm.New(t, bin+" cli --data "+dir)
+	m.WaitFor("tty.example.test> ")
 
 	// Tab completes the command and the menu word.
-	m.keys("sslc", "Tab", "Enter")
-	m.waitFor("Choose the operation you want to perform:")
-	m.keys("inb", "Tab", "Enter")
-	m.waitFor("Enter the inbound SMTP ssl method you want to use.")
+	m.Keys("sslc", "Tab", "Enter")
+	m.WaitFor("Choose the operation you want to perform:")
+	m.Keys("inb", "Tab", "Enter")
+	m.WaitFor("Enter the inbound SMTP ssl method you want to use.")
 	// A refused answer is explained and asked again on a terminal.
-	m.keys("1,3", "Enter")
-	m.waitFor("TLS protocols can be enabled only in sequence")
-	m.waitCount("[2-3]> ", 2)
+	m.Keys("1,3", "Enter")
+	m.WaitFor("TLS protocols can be enabled only in sequence")
+	m.WaitCount("[2-3]> ", 2)
 	// Ctrl-C drops the command's edits.
-	m.keys("C-c")
-	m.waitFor("Command aborted; its changes were discarded.")
-	m.keys("showchanges", "Enter")
-	m.waitFor("There are no uncommitted changes.")
+	m.Keys("C-c")
+	m.WaitFor("Command aborted; its changes were discarded.")
+	m.Keys("showchanges", "Enter")
+	m.WaitFor("There are no uncommitted changes.")
 
 	// History: Up recalls the last command.
-	m.keys("sethostname new.example.test", "Enter")
-	m.waitCount("tty.example.test> ", 4)
-	m.keys("Up")
-	m.waitCount("sethostname new.example.test", 2)
-	m.keys("C-u", "quit", "Enter")
-	m.waitFor("You have uncommitted changes. Do you want to leave and discard them? [N]> ")
-	m.keys("n", "Enter")
-	m.keys("commit", "Enter")
-	m.waitFor("Please enter some comments describing your changes:")
-	m.keys("from tmux", "Enter")
-	m.waitFor("Changes committed: ")
-	m.waitFor("new.example.test> ")
-	m.keys("quit", "Enter")
-	m.waitFor("EXIT=0")
+	m.Keys("sethostname new.example.test", "Enter")
+	m.WaitCount("tty.example.test> ", 4)
+	m.Keys("Up")
+	m.WaitCount("sethostname new.example.test", 2)
+	m.Keys("C-u", "quit", "Enter")
+	m.WaitFor("You have uncommitted changes. Do you want to leave and discard them? [N]> ")
+	m.Keys("n", "Enter")
+	m.Keys("commit", "Enter")
+	m.WaitFor("Please enter some comments describing your changes:")
+	m.Keys("from tmux", "Enter")
+	m.WaitFor("Changes committed: ")
+	m.WaitFor("new.example.test> ")
+	m.Keys("quit", "Enter")
+	m.WaitFor("EXIT=0")
 	committed, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
 	require.NoError(t, err)
 	require.Contains(t, string(committed), "hostname: new.example.test")
@@ -161,15 +105,15 @@ func TestInteractiveShellOverControlSocket(t *testing.T) {
 func TestConsoleModeFirstStart(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	m := newTmux(t, bin+" console --data "+dir+" "+strings.Join(portFlags(t), " "))
-	m.waitFor("one-time password ")
-	m.waitFor("tty.example.test> ")
-	m.keys("help", "Enter")
-	m.waitFor("sslconfig        Configure TLS methods")
-	m.keys("frobnicate", "Enter")
-	m.waitFor("Unknown command: frobnicate")
-	m.keys("C-d")
-	m.waitFor("EXIT=0")
+	m := testterm.New(t, bin+" console --data "+dir+" "+strings.Join(portFlags(t), " "))
+	m.WaitFor("one-time password ")
+	m.WaitFor("tty.example.test> ")
+	m.Keys("help", "Enter")
+	m.WaitFor("sslconfig        Configure TLS methods")
+	m.Keys("frobnicate", "Enter")
+	m.WaitFor("Unknown command: frobnicate")
+	m.Keys("C-d")
+	m.WaitFor("EXIT=0")
 	_, err := os.Stat(filepath.Join(dir, "config.yaml"))
 	require.NoError(t, err)
 }

@@ -134,15 +134,15 @@ func (s *session) watchIdle(ch ssh.Channel) io.ReadCloser {
 	r := &activity{r: ch}
 	r.last.Store(time.Now().UnixNano())
 	go func() {
-		t := time.NewTicker(min(s.srv.opts.IdleTimeout/4, time.Minute))
-		defer t.Stop()
 		for {
+			// The timeout may change while the session runs (Limits).
+			idle := s.srv.limits().IdleTimeout
 			select {
 			case <-s.ctx.Done():
 				return
-			case <-t.C:
-				if time.Since(time.Unix(0, r.last.Load())) >= s.srv.opts.IdleTimeout {
-					fmt.Fprintf(ch, "\r\nidle for %s: the session is closed\r\n", s.srv.opts.IdleTimeout)
+			case <-time.After(min(idle/4, time.Second)):
+				if time.Since(time.Unix(0, r.last.Load())) >= idle {
+					fmt.Fprintf(ch, "\r\nidle for %s: the session is closed\r\n", idle)
 					ch.Close()
 					return
 				}

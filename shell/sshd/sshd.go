@@ -16,6 +16,7 @@
 package sshd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,10 +68,34 @@ type Options struct {
 	LoginGrace time.Duration
 	// IdleTimeout closes a session without input for this long (default 30 min).
 	IdleTimeout time.Duration
+	// Limits, when set, overrides the three limits above with what it
+	// returns (zero fields keep them): asked for each connection and
+	// session, and by open sessions for their idle timeout, so a change
+	// applies without a restart.
+	Limits func() Limits
 	// Goodbye is written to each session when the server shuts down.
 	Goodbye string
 	// ErrorLog receives connection errors; nil discards them.
 	ErrorLog *log.Logger
+}
+
+// Limits are the settings an administrator changes while the server runs.
+type Limits struct {
+	MaxSessions int
+	LoginGrace  time.Duration
+	IdleTimeout time.Duration
+}
+
+// limits are the limits in force now.
+func (s *Server) limits() Limits {
+	l := Limits{MaxSessions: s.opts.MaxSessions, LoginGrace: s.opts.LoginGrace, IdleTimeout: s.opts.IdleTimeout}
+	if s.opts.Limits != nil {
+		now := s.opts.Limits()
+		l.MaxSessions = cmp.Or(now.MaxSessions, l.MaxSessions)
+		l.LoginGrace = cmp.Or(now.LoginGrace, l.LoginGrace)
+		l.IdleTimeout = cmp.Or(now.IdleTimeout, l.IdleTimeout)
+	}
+	return l
 }
 
 // Server serves SSH on listeners.
@@ -117,13 +142,14 @@ type login struct {
 	srv         *Server
 	keysRefused bool
 	user, from  string
+	grace       time.Duration // the login grace time when the connection came
 }
 
 // config is the server configuration of one connection.
 func (l *login) config() *ssh.ServerConfig {
 	cfg := *l.srv.cfg
 	cfg.PasswordCallback = func(c ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), l.srv.opts.LoginGrace)
+		ctx, cancel := context.WithTimeout(context.Background(), l.grace)
 		defer cancel()
 		if err := l.srv.opts.Users.Password(ctx, c.User(), string(password), hostOf(c.RemoteAddr())); err != nil {
 			return nil, err
@@ -131,7 +157,7 @@ func (l *login) config() *ssh.ServerConfig {
 		return &ssh.Permissions{Extensions: map[string]string{"method": "password"}}, nil
 	}
 	cfg.PublicKeyCallback = func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), l.srv.opts.LoginGrace)
+		ctx, cancel := context.WithTimeout(context.Background(), l.grace)
 		defer cancel()
 		l.user, l.from = c.User(), hostOf(c.RemoteAddr())
 		if err := l.srv.opts.Users.PublicKey(ctx, c.User(), key, l.from); err != nil {
@@ -188,14 +214,20 @@ func (s *Server) Serve(ln net.Listener) error {
 // LoginGrace, then its session channels.
 func (s *Server) handle(nc net.Conn) {
 	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(s.opts.LoginGrace))
-	l := &login{srv: s}
+	grace := s.limits().LoginGrace
+	_ = nc.SetDeadline(time.Now().Add(grace))
+	l := &login{srv: s, grace: grace}
 	conn, chans, reqs, err := ssh.NewServerConn(nc, l.config())
 	if err != nil {
 		if l.keysRefused {
 			s.opts.Users.KeysRefused(l.user, l.from)
 		}
-		s.opts.ErrorLog.Printf("ssh %s: %v", nc.RemoteAddr(), err)
+		// Refused logins are Users' to log; the rest (no common algorithm,
+		// a client that went away) say why the connection got nowhere.
+		var authErr *ssh.ServerAuthError
+		if !errors.As(err, &authErr) {
+			s.opts.ErrorLog.Printf("SSH connection from %s ended before a login: %v", nc.RemoteAddr(), err)
+		}
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
@@ -274,8 +306,8 @@ func (s *Server) openSession(conn *ssh.ServerConn) (*session, error) {
 	if s.closing {
 		return nil, errors.New("the appliance is shutting down")
 	}
-	if len(s.sessions) >= s.opts.MaxSessions {
-		return nil, fmt.Errorf("too many sessions (at most %d): log out of another one", s.opts.MaxSessions)
+	if most := s.limits().MaxSessions; len(s.sessions) >= most {
+		return nil, fmt.Errorf("too many sessions (at most %d): log out of another one", most)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sess := &session{srv: s, conn: conn, ctx: ctx, cancel: cancel}

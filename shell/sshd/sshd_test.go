@@ -241,6 +241,10 @@ func TestUnknownKeyRefused(t *testing.T) {
 	r := run(t, "ssh", args, "")
 	assert.Equal(t, 255, r.code)
 	assert.Contains(t, r.stderr, "Permission denied")
+	// The server hears of the refusal when the client hangs up, which may
+	// be a moment after ssh has exited.
+	require.Eventually(t, func() bool { return len(f.users.logged()) > 0 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // a second report would come now
 	assert.Equal(t, []string{"keys refused admin 127.0.0.1"}, f.users.logged(), "one failure for the connection")
 }
 
@@ -364,4 +368,40 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestLimitsApplyWhileRunning: Limits is asked as sessions come and go: a
+// lowered session cap refuses the next session, and an idle timeout set
+// while a session is open closes it once it has been idle that long.
+func TestLimitsApplyWhileRunning(t *testing.T) {
+	var mu sync.Mutex
+	limits := Limits{MaxSessions: 5, IdleTimeout: time.Hour}
+	set := func(l Limits) { mu.Lock(); limits = l; mu.Unlock() }
+	f := start(t, func(o *Options) {
+		o.Limits = func() Limits { mu.Lock(); defer mu.Unlock(); return limits }
+	})
+	held := exec.Command("ssh", f.sshArgs("-T", "admin@127.0.0.1")...)
+	stdin, err := held.StdinPipe()
+	require.NoError(t, err)
+	out := &syncBuffer{}
+	held.Stdout = out
+	require.NoError(t, held.Start())
+	done := make(chan error, 1)
+	go func() { done <- held.Wait() }()
+	defer func() { _ = stdin.Close(); _ = held.Process.Kill() }()
+	_, _ = fmt.Fprintln(stdin, "hello held")
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "hello admin held") }, 10*time.Second, 20*time.Millisecond)
+
+	set(Limits{MaxSessions: 1, IdleTimeout: time.Hour})
+	r := run(t, "ssh", f.sshArgs("admin@127.0.0.1", "hello"), "")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "too many sessions (at most 1)", "the lowered cap counts the open session")
+
+	set(Limits{MaxSessions: 1, IdleTimeout: 400 * time.Millisecond})
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the idle session was not closed")
+	}
+	assert.Contains(t, out.String(), "idle for 400ms: the session is closed")
 }

@@ -1,0 +1,106 @@
+// Package testterm runs a command on a real terminal (tmux) for tests that
+// drive the shell as an administrator does: line editing, completion,
+// Ctrl-C, window sizes, password prompts.
+package testterm
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Wait is how long WaitFor and WaitCount poll the screen.
+const Wait = 15 * time.Second
+
+var sessions atomic.Int64
+
+// Tmux is one detached tmux session running a command.
+type Tmux struct {
+	t    testing.TB
+	name string
+}
+
+// New runs command in a new 160×50 tmux session, killed at the test's end.
+// When the command ends the screen shows EXIT=<status>.
+func New(t testing.TB, command string) *Tmux {
+	t.Helper()
+	return NewWidth(t, command, 160)
+}
+
+// NewWidth is New with a window width columns wide.
+func NewWidth(t testing.TB, command string, width int) *Tmux {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is not installed: run make test-deps")
+	}
+	name := fmt.Sprintf("relaybox-test-%d-%d", time.Now().UnixNano(), sessions.Add(1))
+	out, err := exec.Command("tmux", "new-session", "-d", "-s", name, "-x", fmt.Sprint(width), "-y", "50", command+"; echo EXIT=$?; sleep 30").CombinedOutput()
+	require.NoError(t, err, string(out))
+	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", name).Run() })
+	return &Tmux{t: t, name: name}
+}
+
+// Name is the tmux session's name (tmux -t).
+func (m *Tmux) Name() string { return m.name }
+
+// Keys sends keys as tmux send-keys takes them ("text", "Enter", "C-c").
+func (m *Tmux) Keys(keys ...string) {
+	m.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"send-keys", "-t", m.name}, keys...)...).CombinedOutput()
+	require.NoError(m.t, err, string(out))
+}
+
+// Line types text and Enter.
+func (m *Tmux) Line(text string) {
+	m.t.Helper()
+	m.Keys("-l", text)
+	m.Keys("Enter")
+}
+
+// Screen is the pane's text, with 200 lines of scroll-back.
+func (m *Tmux) Screen() string {
+	out, _ := exec.Command("tmux", "capture-pane", "-p", "-S", "-200", "-t", m.name).Output()
+	return string(out)
+}
+
+// WaitFor polls the screen until it contains want (capture-pane trims
+// trailing blanks, so want is compared without them).
+func (m *Tmux) WaitFor(want string) {
+	m.t.Helper()
+	m.WaitCount(want, 1)
+}
+
+// WaitCount polls until want appears at least n times.
+func (m *Tmux) WaitCount(want string, n int) {
+	m.t.Helper()
+	want = strings.TrimRight(want, " ")
+	deadline := time.Now().Add(Wait)
+	for time.Now().Before(deadline) {
+		if strings.Count(m.Screen(), want) >= n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	m.t.Fatalf("the terminal showed %q fewer than %d times; screen:\n%s", want, n, m.Screen())
+}
+
+// Settle waits until the screen has stopped changing and returns it, so
+// that a count of what it shows is not taken in the middle of a redraw.
+func (m *Tmux) Settle() string {
+	m.t.Helper()
+	last := m.Screen()
+	for range 100 {
+		time.Sleep(150 * time.Millisecond)
+		now := m.Screen()
+		if now == last {
+			return now
+		}
+		last = now
+	}
+	return last
+}
