@@ -437,3 +437,34 @@ func TestSSHLimitsAndLockOutAreSettable(t *testing.T) {
 	r = a.ssh(t, adminUser, adminPassword, "", "", "version")
 	assert.Equal(t, 0, r.code, "the lock-out is over: %s", r.stderr)
 }
+
+// TestSSHInteractiveTerminal: on a pty over SSH the shell is the console's:
+// Tab completes, Up recalls, Ctrl-C abandons a dialog, and a window change
+// reaches the shell (a prompt wider than the window is split).
+func TestSSHInteractiveTerminal(t *testing.T) {
+	requireSSHClients(t)
+	a := startAppliance(t, startOptions{})
+	m := testterm.New(t, strings.Join(a.sshCommand(a.sshPort, adminUser, adminPassword, "", "-t"), " "))
+	prompt := "relaybox.e2e.test> "
+	m.WaitFor(prompt)
+
+	m.Keys("-l", "sethostn")
+	m.Keys("Tab")
+	m.WaitFor(prompt + "sethostname")
+	m.Keys("Enter")
+	m.WaitFor("[relaybox.e2e.test]> ")
+	m.Keys("C-c")
+	m.WaitCount(prompt, 2)
+	m.Keys("Up")
+	m.WaitFor(prompt + "sethostname")
+	m.Keys("C-c")
+	m.WaitCount(prompt, 3)
+
+	m.Resize(30) // the dialog's prompt no longer fits with room to type
+	time.Sleep(300 * time.Millisecond)
+	m.Line("sethostname")
+	m.WaitFor("[relaybox.e2e.test]\n> ")
+	m.Keys("C-c")
+	m.Line("quit")
+	m.WaitFor("EXIT=0")
+}

@@ -104,3 +104,11 @@ func (m *Tmux) Settle() string {
 	}
 	return last
 }
+
+// Resize changes the window's width, as a user dragging the terminal does;
+// the program in it gets SIGWINCH (and an SSH client sends a window change).
+func (m *Tmux) Resize(width int) {
+	m.t.Helper()
+	out, err := exec.Command("tmux", "resize-window", "-t", m.name, "-x", fmt.Sprint(width)).CombinedOutput()
+	require.NoError(m.t, err, string(out))
+}
