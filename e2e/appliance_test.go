@@ -215,10 +215,18 @@ type cliResult struct {
 // cli pipes script into "relaybox cli" and returns what it printed and its exit status.
 func (a *appliance) cli(t *testing.T, script string) cliResult {
 	t.Helper()
+	return runClient(t, script, relayboxBin, "cli", "--data", a.dir)
+}
+
+// runClient runs a client program with stdin, within cliTimeout, and returns
+// what it printed and its exit status; a client that cannot run, or runs
+// out of time, fails the test.
+func runClient(t *testing.T, stdin string, argv ...string) cliResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, relayboxBin, "cli", "--data", a.dir)
-	cmd.Stdin = strings.NewReader(script)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -229,7 +237,7 @@ func (a *appliance) cli(t *testing.T, script string) cliResult {
 	case errors.As(err, &ee) && ctx.Err() == nil:
 		res.code = ee.ExitCode()
 	default:
-		t.Fatalf("relaybox cli failed to run: %v (ctx: %v)\nscript:\n%s\nstdout:\n%s\nstderr:\n%s", err, ctx.Err(), script, res.stdout, res.stderr)
+		t.Fatalf("%s failed to run: %v (ctx: %v)\nstdin:\n%s\nstdout:\n%s\nstderr:\n%s", argv[0], err, ctx.Err(), stdin, res.stdout, res.stderr)
 	}
 	return res
 }

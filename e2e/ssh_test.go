@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -64,27 +62,11 @@ func (a *appliance) sshCommand(port int, user, password, key string, args ...str
 // without a terminal), returning what it printed and ssh's exit status.
 func (a *appliance) ssh(t *testing.T, user, password, key, stdin, command string) cliResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
-	defer cancel()
 	argv := a.sshCommand(a.sshPort, user, password, key, "-T")
 	if command != "" {
 		argv = append(argv, command)
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	res := cliResult{stdout: out.String(), stderr: errOut.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee) && ctx.Err() == nil:
-		res.code = ee.ExitCode()
-	default:
-		t.Fatalf("ssh failed to run: %v (ctx: %v)\nstdout:\n%s\nstderr:\n%s", err, ctx.Err(), res.stdout, res.stderr)
-	}
-	return res
+	return runClient(t, stdin, argv...)
 }
 
 // sshPipe is a login whose shell reads script lines as the test writes
