@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -404,4 +405,22 @@ func TestLimitsApplyWhileRunning(t *testing.T) {
 		t.Fatal("the idle session was not closed")
 	}
 	assert.Contains(t, out.String(), "idle for 400ms: the session is closed")
+}
+
+// TestLoginGraceFromLimits: a client that never logs in is dropped after
+// the login grace time that Limits gives when it connects.
+func TestLoginGraceFromLimits(t *testing.T) {
+	f := start(t, func(o *Options) {
+		o.Limits = func() Limits { return Limits{LoginGrace: 300 * time.Millisecond} }
+	})
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(f.port)))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	begin := time.Now()
+	_, err = io.ReadAll(c) // the server's version line, then the close
+	require.NoError(t, err, "the server closes the connection (a read deadline would be an error)")
+	took := time.Since(begin)
+	assert.GreaterOrEqual(t, took, 250*time.Millisecond)
+	assert.Less(t, took, 5*time.Second, "dropped after the grace time, not the default minute")
 }
