@@ -19,10 +19,18 @@ const Wait = 15 * time.Second
 
 var sessions atomic.Int64
 
-// Tmux is one detached tmux session running a command.
+// Tmux is one detached tmux session running a command, on a tmux server of
+// its own (tmux -L): a session killed at one test's end takes its server
+// down, and a new session started meanwhile on a shared server could reach
+// the dying one ("server exited unexpectedly").
 type Tmux struct {
 	t    testing.TB
 	name string
+}
+
+// tmux runs tmux against the session's own server.
+func (m *Tmux) tmux(args ...string) *exec.Cmd {
+	return exec.Command("tmux", append([]string{"-L", m.name}, args...)...)
 }
 
 // New runs command in a new 160×50 tmux session, killed at the test's end.
@@ -39,10 +47,11 @@ func NewWidth(t testing.TB, command string, width int) *Tmux {
 		t.Fatal("tmux is not installed: run make test-deps")
 	}
 	name := fmt.Sprintf("relaybox-test-%d-%d", time.Now().UnixNano(), sessions.Add(1))
-	out, err := exec.Command("tmux", "new-session", "-d", "-s", name, "-x", fmt.Sprint(width), "-y", "50", command+"; echo EXIT=$?; sleep 30").CombinedOutput()
+	m := &Tmux{t: t, name: name}
+	out, err := m.tmux("-f", "/dev/null", "new-session", "-d", "-s", name, "-x", fmt.Sprint(width), "-y", "50", command+"; echo EXIT=$?; sleep 30").CombinedOutput()
 	require.NoError(t, err, string(out))
-	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", name).Run() })
-	return &Tmux{t: t, name: name}
+	t.Cleanup(func() { _ = m.tmux("kill-server").Run() })
+	return m
 }
 
 // Name is the tmux session's name (tmux -t).
@@ -51,7 +60,7 @@ func (m *Tmux) Name() string { return m.name }
 // Keys sends keys as tmux send-keys takes them ("text", "Enter", "C-c").
 func (m *Tmux) Keys(keys ...string) {
 	m.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"send-keys", "-t", m.name}, keys...)...).CombinedOutput()
+	out, err := m.tmux(append([]string{"send-keys", "-t", m.name}, keys...)...).CombinedOutput()
 	require.NoError(m.t, err, string(out))
 }
 
@@ -64,7 +73,7 @@ func (m *Tmux) Line(text string) {
 
 // Screen is the pane's text, with 200 lines of scroll-back.
 func (m *Tmux) Screen() string {
-	out, _ := exec.Command("tmux", "capture-pane", "-p", "-S", "-200", "-t", m.name).Output()
+	out, _ := m.tmux("capture-pane", "-p", "-S", "-200", "-t", m.name).Output()
 	return string(out)
 }
 
@@ -109,6 +118,6 @@ func (m *Tmux) Settle() string {
 // the program in it gets SIGWINCH (and an SSH client sends a window change).
 func (m *Tmux) Resize(width int) {
 	m.t.Helper()
-	out, err := exec.Command("tmux", "resize-window", "-t", m.name, "-x", fmt.Sprint(width)).CombinedOutput()
+	out, err := m.tmux("resize-window", "-t", m.name, "-x", fmt.Sprint(width)).CombinedOutput()
 	require.NoError(m.t, err, string(out))
 }

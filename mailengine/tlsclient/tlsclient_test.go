@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,14 +61,22 @@ func serve(t *testing.T, cfg *tls.Config) string {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
+	var handlers sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		handlers.Wait() // no handler logs after the test has ended
+	})
+	handlers.Add(1) // the accept loop, so that Wait never sees zero while it may still Add
 	go func() {
+		defer handlers.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			handlers.Add(1)
 			go func() {
+				defer handlers.Done()
 				defer c.Close()
 				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 				if err := c.(*tls.Conn).Handshake(); err != nil {
