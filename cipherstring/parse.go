@@ -27,7 +27,22 @@ var suiteB = []struct{ word, list string }{
 // errors; known words that select nothing Go implements are warnings. A
 // result without suites is not an error: the caller decides whether the
 // suites left are usable for the protocol versions it enables.
+//
+// Parse is a pure function of s, and results are remembered for the last
+// memoSize distinct strings: a script that repeats one cipher string
+// thousands of times (each command validates it, and its warnings are
+// computed again) evaluates it once. Callers get their own copies.
 func Parse(s string) (Result, error) {
+	if r, err, ok := memo.get(s); ok {
+		return r, err
+	}
+	r, err := evaluate(s)
+	memo.put(s, r, err)
+	return r.clone(), err
+}
+
+// evaluate is Parse without the memo.
+func evaluate(s string) (Result, error) {
 	p := &parser{src: s, list: initialList(), secLevel: -1}
 	p.list = defaultOrder(p.list)
 	if err := p.parse(); err != nil {
