@@ -45,6 +45,8 @@ func TestStartRemovesLeftoversAndKeepsReferencedKeys(t *testing.T) {
 	opts := testOptions(t, dir, &bytes.Buffer{})
 	a := start(t, opts)
 	demo := certKey(t, a, "Demo")
+	demoTwin := a.Store.Current().Certificate("Demo").ECDSAKey
+	require.NotEmpty(t, demoTwin, "the Demo certificate has its ECDSA twin")
 	// B is committed, then deleted: only history version 2 names its key.
 	require.Empty(t, runScript(a, "certconfig new B cn=b.example.test c=US\ncommit add B\n"))
 	historyOnly := certKey(t, a, "B")
@@ -59,10 +61,10 @@ func TestStartRemovesLeftoversAndKeepsReferencedKeys(t *testing.T) {
 
 	refs, err := a.Keys.Refs()
 	require.NoError(t, err)
-	require.Len(t, refs, 4, "Demo, B, C and E")
+	require.Len(t, refs, 5, "Demo and its twin, B, C and E")
 	var orphan string
 	for _, r := range refs {
-		if r != demo && r != historyOnly && r != e.Key {
+		if r != demo && r != demoTwin && r != historyOnly && r != e.Key {
 			orphan = r
 		}
 	}
@@ -88,7 +90,7 @@ func TestStartRemovesLeftoversAndKeepsReferencedKeys(t *testing.T) {
 	assert.NoFileExists(t, a.Keys.Path(orphan))
 	assert.Equal(t, 1, strings.Count(log.String(), "relaybox: removed the private key "+a.Keys.Path(orphan)+": no configuration uses it"), log.String())
 	assert.Equal(t, 1, strings.Count(log.String(), "private key"), "only the orphan is removed:\n%s", log.String())
-	for _, ref := range []string{demo, historyOnly, e.Key} {
+	for _, ref := range []string{demo, demoTwin, historyOnly, e.Key} {
 		assert.FileExists(t, a.Keys.Path(ref))
 	}
 	// rollbackconfig still finds the key of the version only the history keeps.
@@ -118,6 +120,6 @@ func TestUnreadableFileKeepsEveryKey(t *testing.T) {
 	a = start(t, opts)
 	refs, err := a.Keys.Refs()
 	require.NoError(t, err)
-	assert.Len(t, refs, 2, "Demo and the orphan are both kept")
+	assert.Len(t, refs, 3, "Demo, its twin and the orphan are all kept")
 	assert.Contains(t, log.String(), "relaybox: every private key was kept: reading "+filepath.Join(dir, "configs", "broken.yaml")+" to see which private keys it uses")
 }

@@ -15,6 +15,7 @@
 package certstore
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -112,12 +113,37 @@ func (k *KeyStore) Get(ref string) (crypto.Signer, error) {
 
 // TLSCertificate loads a configured certificate with its chain and key.
 func (k *KeyStore) TLSCertificate(c config.Certificate) (tls.Certificate, error) {
-	key, err := k.Get(c.Key)
+	return k.load(c.Name, c.PEM, c.Key)
+}
+
+// TLSCertificates is what a server offers for a configured certificate:
+// its ECDSA twin first when it has one, then the certificate itself.
+// crypto/tls takes, per handshake, the first one the client supports, so
+// clients that accept ECDSA signatures get the cheaper P-256 handshake and
+// the others the RSA certificate.
+func (k *KeyStore) TLSCertificates(c config.Certificate) ([]tls.Certificate, error) {
+	main, err := k.TLSCertificate(c)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("certificate %q: %w", c.Name, err)
+		return nil, err
+	}
+	if c.ECDSAPEM == "" {
+		return []tls.Certificate{main}, nil
+	}
+	twin, err := k.load(c.Name+" (ECDSA twin)", c.ECDSAPEM, c.ECDSAKey)
+	if err != nil {
+		return nil, err
+	}
+	return []tls.Certificate{twin, main}, nil
+}
+
+// load reads a PEM chain and the stored key it was made for.
+func (k *KeyStore) load(name, chainPEM, keyRef string) (tls.Certificate, error) {
+	key, err := k.Get(keyRef)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("certificate %q: %w", name, err)
 	}
 	var out tls.Certificate
-	rest := []byte(c.PEM)
+	rest := []byte(chainPEM)
 	for {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
@@ -129,19 +155,63 @@ func (k *KeyStore) TLSCertificate(c config.Certificate) (tls.Certificate, error)
 		}
 	}
 	if len(out.Certificate) == 0 {
-		return tls.Certificate{}, fmt.Errorf("certificate %q holds no PEM certificate", c.Name)
+		return tls.Certificate{}, fmt.Errorf("certificate %q holds no PEM certificate", name)
 	}
 	leaf, err := x509.ParseCertificate(out.Certificate[0])
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("certificate %q: %w", c.Name, err)
+		return tls.Certificate{}, fmt.Errorf("certificate %q: %w", name, err)
 	}
 	ref, err := KeyRef(leaf.PublicKey)
-	if err != nil || ref != c.Key {
-		return tls.Certificate{}, fmt.Errorf("certificate %q does not match its private key", c.Name)
+	if err != nil || ref != keyRef {
+		return tls.Certificate{}, fmt.Errorf("certificate %q does not match its private key", name)
 	}
 	out.PrivateKey = key
 	out.Leaf = leaf
 	return out, nil
+}
+
+// AddECDSATwin gives a self-signed RSA certificate an ECDSA P-256 twin: a
+// new key and a self-signed certificate with the same subject, names, key
+// usages and validity. A certificate signed by an authority cannot get one
+// here (the authority would have to sign the twin too), nor an ECDSA one.
+func (k *KeyStore) AddECDSATwin(c config.Certificate) (config.Certificate, error) {
+	block, _ := pem.Decode([]byte(c.PEM))
+	if block == nil {
+		return c, fmt.Errorf("certificate %q holds no PEM certificate", c.Name)
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return c, fmt.Errorf("certificate %q: %w", c.Name, err)
+	}
+	if _, ok := leaf.PublicKey.(*rsa.PublicKey); !ok {
+		return c, fmt.Errorf("certificate %q has no RSA key: only an RSA certificate gets an ECDSA twin", c.Name)
+	}
+	if !bytes.Equal(leaf.RawIssuer, leaf.RawSubject) || leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) != nil {
+		return c, fmt.Errorf("certificate %q is signed by %s: only a self-signed certificate gets an ECDSA twin here", c.Name, leaf.Issuer.CommonName)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return c, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return c, fmt.Errorf("making a serial number for the twin of %q: %w", c.Name, err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: leaf.Subject, NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: leaf.ExtKeyUsage, BasicConstraintsValid: true,
+		DNSNames: leaf.DNSNames, IPAddresses: leaf.IPAddresses,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return c, fmt.Errorf("signing the ECDSA twin of %q: %w", c.Name, err)
+	}
+	twin, err := k.store(c.Name, key, der)
+	if err != nil {
+		return c, err
+	}
+	c.ECDSAPEM, c.ECDSAKey = twin.PEM, twin.Key
+	return c, nil
 }
 
 // Request describes a self-signed certificate to make.
@@ -234,13 +304,18 @@ func splitNames(names []string) (dns []string, ips []net.IP) {
 	return dns, ips
 }
 
-// Demo makes the first-start Demo certificate: RSA 2048, SHA-256, CN "Relaybox Demo".
+// Demo makes the first-start Demo certificate: RSA 2048, SHA-256, CN
+// "Relaybox Demo", with its ECDSA P-256 twin.
 func (k *KeyStore) Demo(hostname string) (config.Certificate, error) {
-	return k.SelfSigned(Request{
+	c, err := k.SelfSigned(Request{
 		Name: config.DemoCertificate, CommonName: "Relaybox Demo", Organization: "Relaybox",
 		Unit: "Demo certificate - not secure", Days: 3650, KeyType: "rsa", KeyBits: 2048,
 		DNSNames: []string{hostname, "localhost", "127.0.0.1", "::1"},
 	})
+	if err != nil {
+		return c, err
+	}
+	return k.AddECDSATwin(c)
 }
 
 func newKey(typ string, bits int) (crypto.Signer, error) {

@@ -462,6 +462,11 @@ func printCertificate(s *shell.Session, c *config.Config, cert config.Certificat
 	s.Printf("Status:              %s\n", certStatus(c, cert, info, now))
 	s.Printf("Valid:               %s to %s (%d days left)\n", stamp(info.NotBefore), stamp(info.NotAfter), info.RemainingDays(now))
 	s.Printf("Key:                 %s\n", info.KeyType)
+	if cert.ECDSAPEM != "" {
+		if twin, err := certstore.Inspect(config.Certificate{Name: cert.Name, PEM: cert.ECDSAPEM, Key: cert.ECDSAKey}); err == nil {
+			s.Printf("ECDSA twin:          %s, SHA-256 fingerprint %s (offered first to clients that accept ECDSA)\n", twin.KeyType, twin.SHA256Fingerprint)
+		}
+	}
 	s.Printf("Signature algorithm: %s\n", info.SignatureAlgorithm)
 	s.Printf("Names:               %s\n", strings.Join(append(append([]string{}, info.DNSNames...), info.IPs...), ", "))
 	s.Printf("Serial:              %s\n", info.SerialHex)

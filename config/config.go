@@ -354,6 +354,14 @@ type Certificate struct {
 	// CSR is the PEM certificate signing request awaiting its signed
 	// certificate (status "Not signed"); empty once the signed one is pasted.
 	CSR string `yaml:"csr,omitempty"`
+	// ECDSAPEM and ECDSAKey are the profile's ECDSA P-256 twin of an RSA
+	// certificate (the Demo certificate has one): the same subject, names
+	// and validity under an ECDSA key. Servers offer both, and each
+	// handshake gets the ECDSA one when the client supports it (a P-256
+	// signature costs a small fraction of an RSA-2048 one); clients of the
+	// box present the RSA one. Empty for a profile without a twin.
+	ECDSAPEM string `yaml:"ecdsa_pem,omitempty"`
+	ECDSAKey string `yaml:"ecdsa_key,omitempty"`
 }
 
 // User is an account for SSH and the GUI (see docs/access.md).

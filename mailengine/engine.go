@@ -31,9 +31,12 @@ import (
 	"relaybox/mailengine/delivery"
 )
 
-// KeyLoader turns a configured certificate into a usable TLS certificate.
+// KeyLoader turns a configured certificate into usable TLS certificates:
+// TLSCertificate the one the box presents as a client, TLSCertificates
+// what its servers offer (an ECDSA twin first when the profile has one).
 type KeyLoader interface {
 	TLSCertificate(c config.Certificate) (tls.Certificate, error)
+	TLSCertificates(c config.Certificate) ([]tls.Certificate, error)
 }
 
 // Options are the engine's fixed settings.
@@ -317,11 +320,11 @@ func (e *Engine) buildTLS(c *config.Config, certName string, svc config.Service,
 	if cc == nil {
 		return nil, fmt.Errorf("certificate %q does not exist", certName)
 	}
-	cert, err := e.opts.Keys.TLSCertificate(*cc)
+	certs, err := e.opts.Keys.TLSCertificates(*cc)
 	if err != nil {
 		return nil, err
 	}
-	return serverTLS(svc, cert, alpn)
+	return serverTLS(svc, certs, alpn)
 }
 
 // clientAuth asks for client certificates at the Verify levels: checked if
