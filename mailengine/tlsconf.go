@@ -16,9 +16,8 @@ func serverTLS(svc config.Service, certs []tls.Certificate, alpn []string) (*tls
 	if err != nil {
 		return nil, err
 	}
-	if len(certs) == 1 {
-		cfg.Certificates = certs
-	} else {
+	cfg.Certificates = certs // the main one last; crypto/tls asks GetCertificate only when the client names a host
+	if len(certs) > 1 {
 		cfg.GetCertificate = pickCertificate(certs)
 	}
 	cfg.NextProtos = alpn // Go's default key exchanges: real MTAs and OpenSSL 3.0 do not offer ML-KEM
