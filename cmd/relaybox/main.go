@@ -206,6 +206,12 @@ func serve(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if done, err := profile(); err != nil {
+		fmt.Fprintln(os.Stderr, "relaybox:", err)
+		return 1
+	} else {
+		defer done()
+	}
 	a, err := boot(ctx, b, os.Stdout) // the daemon copies mail_logs to stdout (SPEC §1)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relaybox:", err)
