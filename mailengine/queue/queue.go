@@ -14,6 +14,11 @@
 // removals, fsyncs msg/ once and then wakes all callers. A lone Put never waits for a timer: its round
 // starts as soon as the committer is idle, so its latency is one file fsync plus one directory fsync.
 //
+// The spool keeps an index of its messages in memory (it is the only writer: the lock), so IDs,
+// Count and Header cost no directory read and no file open: a Put records its message once its
+// round has committed, a Remove drops it once the removal is durable. Messages found by Open are
+// indexed by MID and their headers read from disk on first use.
+//
 // MIDs are never reused. Before handing out a MID beyond the persisted high-water mark, the spool
 // durably reserves the next block of midBlock MIDs in mid.hwm; Close lowers the mark to the last MID
 // actually used, so after a clean restart MIDs continue without a gap, and after a crash with a gap
@@ -123,6 +128,9 @@ type Spool struct {
 	done  chan struct{} // closed when the committer has exited
 	count atomic.Int64
 
+	idxMu sync.Mutex
+	index map[MID]*Message // every committed message; nil until its header is known
+
 	rounds    atomic.Uint64 // commit rounds run, for tests and benchmarks
 	committed atomic.Uint64 // Puts committed
 }
@@ -147,6 +155,7 @@ type op struct {
 	f     *os.File // opPut: the temp file, written and flushed but not yet synced
 	tmp   string   // opPut
 	final string
+	msg   *Message // opPut: what Header returns once committed
 	state atomic.Int32
 	res   chan error // capacity 1
 }
@@ -210,14 +219,14 @@ func Open(dir string) (s *Spool, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading spool directory %s: %w", s.msgDir, err)
 	}
-	var n int64
+	s.index = make(map[MID]*Message, len(msgs))
 	for _, e := range msgs {
 		if mid, ok := parseName(e.Name(), msgSuffix); ok {
 			maxMID = max(maxMID, mid)
-			n++
+			s.index[mid] = nil
 		}
 	}
-	s.count.Store(n)
+	s.count.Store(int64(len(s.index)))
 	hwm, err := readHWM(filepath.Join(dir, hwmName))
 	if err != nil {
 		return nil, err
@@ -306,6 +315,10 @@ func (s *Spool) PutReserved(ctx context.Context, mid MID, env Envelope, body io.
 	if err != nil {
 		return 0, 0, err
 	}
+	// What Header reads back from the file: the envelope as its JSON line decodes.
+	if o.msg, err = decodeHeader(hdr, o.final, mid); err != nil {
+		return 0, 0, err
+	}
 	w := bufio.NewWriterSize(o.f, copyBufSize)
 	if _, err := w.Write(hdr); err != nil {
 		return 0, 0, fmt.Errorf("writing spool file %s: %w", o.tmp, err)
@@ -324,6 +337,7 @@ func (s *Spool) PutReserved(ctx context.Context, mid MID, env Envelope, body io.
 	if maxBytes > 0 && size > maxBytes {
 		return 0, 0, ErrTooLarge
 	}
+	o.msg.Size = size
 	if err := w.Flush(); err != nil {
 		return 0, 0, fmt.Errorf("writing spool file %s: %w; check free space in the spool", o.tmp, err)
 	}
@@ -384,24 +398,30 @@ func (s *Spool) List() ([]Message, error) {
 	return out, nil
 }
 
-// IDs lists the MIDs in the spool, oldest first, reading only the directory.
+// IDs lists the MIDs in the spool, oldest first, from the index.
 func (s *Spool) IDs() ([]MID, error) {
-	entries, err := os.ReadDir(s.msgDir)
-	if err != nil {
-		return nil, fmt.Errorf("reading spool directory %s: %w", s.msgDir, err)
+	s.idxMu.Lock()
+	mids := make([]MID, 0, len(s.index))
+	for mid := range s.index {
+		mids = append(mids, mid)
 	}
-	var mids []MID
-	for _, e := range entries {
-		if mid, ok := parseName(e.Name(), msgSuffix); ok {
-			mids = append(mids, mid)
-		}
-	}
+	s.idxMu.Unlock()
 	slices.Sort(mids)
 	return mids, nil
 }
 
-// Header reads one message's envelope and size without its body.
+// Header returns one message's envelope and size without its body: from
+// the index, or from the file the first time for a message found by Open.
 func (s *Spool) Header(mid MID) (Message, error) {
+	s.idxMu.Lock()
+	m, ok := s.index[mid]
+	s.idxMu.Unlock()
+	if !ok {
+		return Message{}, fmt.Errorf("message %d: %w", mid, ErrNotFound)
+	}
+	if m != nil {
+		return m.clone(), nil
+	}
 	path := filepath.Join(s.msgDir, name(mid, msgSuffix))
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -411,8 +431,23 @@ func (s *Spool) Header(mid MID) (Message, error) {
 		return Message{}, fmt.Errorf("opening message %s: %w", path, err)
 	}
 	defer f.Close()
-	m, _, err := readHeader(f, path, mid)
-	return m, err
+	read, _, err := readHeader(f, path, mid)
+	if err != nil {
+		return Message{}, err
+	}
+	s.idxMu.Lock()
+	if _, still := s.index[mid]; still {
+		s.index[mid] = &read
+	}
+	s.idxMu.Unlock()
+	return read.clone(), nil
+}
+
+// clone is a copy of m that shares no slice with it.
+func (m *Message) clone() Message {
+	c := *m
+	c.Envelope.To = slices.Clone(m.Envelope.To)
+	return c
 }
 
 // Remove deletes a message durably: the directory is fsynced before Remove returns. Concurrent
@@ -602,7 +637,15 @@ func (s *Spool) commit(batch []*op) {
 			removed = nil
 		}
 	}
-	s.count.Add(int64(len(renamed) - len(removed)))
+	s.idxMu.Lock()
+	for _, o := range renamed {
+		s.index[o.mid] = o.msg
+	}
+	for _, o := range removed {
+		delete(s.index, o.mid)
+	}
+	s.count.Store(int64(len(s.index)))
+	s.idxMu.Unlock()
 	s.rounds.Add(1)
 	s.committed.Add(uint64(len(renamed)))
 	for _, o := range puts {
@@ -662,28 +705,38 @@ func readHeader(f *os.File, path string, mid MID) (Message, int64, error) {
 	if err != nil {
 		return Message{}, 0, fmt.Errorf("reading header of message %s: %w; move the file out of the spool", path, err)
 	}
-	var h header
-	if err := json.Unmarshal(line, &h); err != nil {
-		return Message{}, 0, fmt.Errorf("decoding header of message %s: %w; move the file out of the spool", path, err)
-	}
-	if h.V != headerV1 || h.MID != mid {
-		return Message{}, 0, fmt.Errorf("message %s has header version %d for MID %d, want version %d for MID %d; move the file out of the spool",
-			path, h.V, h.MID, headerV1, mid)
+	m, err := decodeHeader(line, path, mid)
+	if err != nil {
+		return Message{}, 0, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		return Message{}, 0, fmt.Errorf("reading message %s: %w", path, err)
 	}
 	off := int64(len(line))
-	return Message{
+	m.Size = fi.Size() - off
+	return *m, off, nil
+}
+
+// decodeHeader decodes the header line of the message file at path, which
+// must be MID mid's; Size is left for the caller.
+func decodeHeader(line []byte, path string, mid MID) (*Message, error) {
+	var h header
+	if err := json.Unmarshal(line, &h); err != nil {
+		return nil, fmt.Errorf("decoding header of message %s: %w; move the file out of the spool", path, err)
+	}
+	if h.V != headerV1 || h.MID != mid {
+		return nil, fmt.Errorf("message %s has header version %d for MID %d, want version %d for MID %d; move the file out of the spool",
+			path, h.V, h.MID, headerV1, mid)
+	}
+	return &Message{
 		MID: mid,
 		Envelope: Envelope{
 			From: h.From, To: h.To, ICID: h.ICID, Listener: h.Listener, ClientAddr: h.ClientAddr,
 			HELO: h.HELO, TLS: h.TLS, Received: h.Received, UTF8: h.UTF8,
 		},
-		Size: fi.Size() - off,
 		Path: path,
-	}, off, nil
+	}, nil
 }
 
 func readHWM(path string) (MID, error) {

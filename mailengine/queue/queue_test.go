@@ -313,11 +313,19 @@ func TestSpoolLocked(t *testing.T) {
 
 func TestCorruptMessageFile(t *testing.T) {
 	dir := t.TempDir()
-	s := openSpool(t, dir)
-	defer s.Close()
+	require.NoError(t, openSpool(t, dir).Close())
+	// A file damaged while the spool was closed is found by the next Open.
 	bad := filepath.Join(dir, "msg", name(7, msgSuffix))
 	require.NoError(t, os.WriteFile(bad, []byte("not json\n"), 0o600))
-	_, _, err := s.Get(7)
+	s := openSpool(t, dir)
+	defer s.Close()
+	ids, err := s.IDs()
+	require.NoError(t, err)
+	assert.Equal(t, []MID{7}, ids)
+	_, err = s.Header(7)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), bad)
+	_, _, err = s.Get(7)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), bad)
 	assert.Contains(t, err.Error(), "move the file out of the spool")
