@@ -129,10 +129,17 @@ type Spool struct {
 	count atomic.Int64
 
 	idxMu sync.Mutex
-	index map[MID]*Message // every committed message; nil until its header is known
+	index map[MID]*indexed // every committed message; nil until its header is known
 
 	rounds    atomic.Uint64 // commit rounds run, for tests and benchmarks
 	committed atomic.Uint64 // Puts committed
+}
+
+// indexed is what the index knows of a message: its header and where in
+// its file the body starts.
+type indexed struct {
+	msg Message
+	off int64
 }
 
 type opKind int
@@ -155,7 +162,7 @@ type op struct {
 	f     *os.File // opPut: the temp file, written and flushed but not yet synced
 	tmp   string   // opPut
 	final string
-	msg   *Message // opPut: what Header returns once committed
+	msg   *indexed // opPut: what Header returns once committed
 	state atomic.Int32
 	res   chan error // capacity 1
 }
@@ -219,7 +226,7 @@ func Open(dir string) (s *Spool, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading spool directory %s: %w", s.msgDir, err)
 	}
-	s.index = make(map[MID]*Message, len(msgs))
+	s.index = make(map[MID]*indexed, len(msgs))
 	for _, e := range msgs {
 		if mid, ok := parseName(e.Name(), msgSuffix); ok {
 			maxMID = max(maxMID, mid)
@@ -316,9 +323,11 @@ func (s *Spool) PutReserved(ctx context.Context, mid MID, env Envelope, body io.
 		return 0, 0, err
 	}
 	// What Header reads back from the file: the envelope as its JSON line decodes.
-	if o.msg, err = decodeHeader(hdr, o.final, mid); err != nil {
+	decoded, err := decodeHeader(hdr, o.final, mid)
+	if err != nil {
 		return 0, 0, err
 	}
+	o.msg = &indexed{msg: *decoded, off: int64(len(hdr))}
 	w := bufio.NewWriterSize(o.f, copyBufSize)
 	if _, err := w.Write(hdr); err != nil {
 		return 0, 0, fmt.Errorf("writing spool file %s: %w", o.tmp, err)
@@ -337,7 +346,7 @@ func (s *Spool) PutReserved(ctx context.Context, mid MID, env Envelope, body io.
 	if maxBytes > 0 && size > maxBytes {
 		return 0, 0, ErrTooLarge
 	}
-	o.msg.Size = size
+	o.msg.msg.Size = size
 	if err := w.Flush(); err != nil {
 		return 0, 0, fmt.Errorf("writing spool file %s: %w; check free space in the spool", o.tmp, err)
 	}
@@ -369,6 +378,12 @@ func (s *Spool) Get(mid MID) (Message, io.ReadCloser, error) {
 	}
 	if err != nil {
 		return Message{}, nil, fmt.Errorf("opening message %s: %w", path, err)
+	}
+	s.idxMu.Lock()
+	known := s.index[mid]
+	s.idxMu.Unlock()
+	if known != nil { // the header is known: the body is all that is read
+		return known.msg.clone(), sectionReadCloser{io.NewSectionReader(f, known.off, known.msg.Size), f}, nil
 	}
 	m, off, err := readHeader(f, path, mid)
 	if err != nil {
@@ -420,7 +435,7 @@ func (s *Spool) Header(mid MID) (Message, error) {
 		return Message{}, fmt.Errorf("message %d: %w", mid, ErrNotFound)
 	}
 	if m != nil {
-		return m.clone(), nil
+		return m.msg.clone(), nil
 	}
 	path := filepath.Join(s.msgDir, name(mid, msgSuffix))
 	f, err := os.Open(path)
@@ -431,13 +446,13 @@ func (s *Spool) Header(mid MID) (Message, error) {
 		return Message{}, fmt.Errorf("opening message %s: %w", path, err)
 	}
 	defer f.Close()
-	read, _, err := readHeader(f, path, mid)
+	read, off, err := readHeader(f, path, mid)
 	if err != nil {
 		return Message{}, err
 	}
 	s.idxMu.Lock()
 	if _, still := s.index[mid]; still {
-		s.index[mid] = &read
+		s.index[mid] = &indexed{msg: read, off: off}
 	}
 	s.idxMu.Unlock()
 	return read.clone(), nil
