@@ -11,7 +11,8 @@
 #             this script writes and builds in its temp dir (standard library only, never in the
 #             repo; X25519/P-256 only, like an OpenSSL 3.0 peer). Both sides are TLS.
 #
-# Relaybox: smtproutes example.test -> the sink, IncomingMail limits 10485760 100 1000,
+# Relaybox: smtproutes example.test -> the sink, IncomingMail limits 10485760 100 1000 100 (the load
+# comes from one address: the default of 10 connections per address would refuse half the sessions),
 # deliveryconfig concurrency=100, destconfig default conns=100 (tls=preferred for starttls),
 # inbound and outbound TLS 1.2-1.3. Postfix 3.7: in_flow_delay = 0, relayhost = the sink, otherwise
 # Debian defaults (default_destination_concurrency_limit 20, SMTP connection cache on demand,
@@ -202,7 +203,7 @@ relaybox_round() {
   relaybox_start; d=$rbdir; p1=$rbport
   [ "$1" = starttls ] && tls=preferred
   printf '%s\n' "smtproutes new example.test 127.0.0.1:$sinkport" \
-    'listenerconfig edit IncomingMail limits 10485760 100 1000' 'sslconfig inbound methods 1-2' \
+    'listenerconfig edit IncomingMail limits 10485760 100 1000 100' 'sslconfig inbound methods 1-2' \
     'sslconfig outbound methods 1-2' 'deliveryconfig setup concurrency=100' \
     "destconfig default tls=$tls conns=100" 'commit bench' |
     "$BIN" cli --data "$d" >"$work/cli.log" 2>&1 || die "relaybox cli failed: $(cat "$work/cli.log" "$work/rb.log")"

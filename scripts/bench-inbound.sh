@@ -38,7 +38,7 @@ load() {
 relaybox_round() {
   local d p1 got
   relaybox_start; d=$rbdir; p1=$rbport
-  printf 'listenerconfig edit IncomingMail limits 10485760 100 1000\nsslconfig inbound methods 1-2\ncommit bench\n' |
+  printf 'listenerconfig edit IncomingMail limits 10485760 100 1000 100\nsslconfig inbound methods 1-2\ncommit bench\n' |
     "$BIN" cli --data "$d" >"$work/cli.log" 2>&1 || die "relaybox cli failed: $(cat "$work/cli.log" "$work/rb.log")"
   wait_port "$p1"
   load "$1" "$p1" "$WARM" >/dev/null
