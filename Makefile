@@ -7,8 +7,8 @@ COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the end-to-end tests drive: real clients, never mocks.
-TEST_DEBS := openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix tmux docker.io ca-certificates openssh-client sshpass
-TEST_BINS := openssl swaks smtp-source tmux dockerd ssh sshpass ssh-keyscan
+TEST_DEBS := openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix tmux docker.io ca-certificates openssh-client sshpass slapd ldap-utils
+TEST_BINS := openssl swaks smtp-source tmux dockerd ssh sshpass ssh-keyscan slapd
 FUZZTIME ?= 10s
 # make fuzz: each new interesting input is minimised for at most FUZZMINIMIZETIME (go's default, 60s,
 # can eat a whole run), with FUZZPARALLEL workers (one per core).
@@ -58,7 +58,9 @@ test-deps:
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -qq && \
 		echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections && \
+		echo "slapd slapd/no_configuration boolean true" | $$SUDO debconf-set-selections && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(TEST_DEBS) >/dev/null; \
+		$$SUDO service slapd stop >/dev/null 2>&1 || true; $$SUDO update-rc.d slapd disable >/dev/null 2>&1 || true; \
 	fi
 	$(GO) mod download
 

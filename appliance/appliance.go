@@ -27,8 +27,10 @@ import (
 	"relaybox/config"
 	"relaybox/mailengine"
 	"relaybox/mailengine/delivery"
+	"relaybox/mailengine/ldapcheck"
 	"relaybox/mailengine/maillog"
 	"relaybox/mailengine/queue"
+	"relaybox/mailengine/websecurity"
 	"relaybox/shell"
 	"relaybox/shell/sshd"
 )
@@ -79,6 +81,8 @@ type Appliance struct {
 	lock     *os.File
 	// stopDelivery ends the delivery loop and waits for attempts in flight.
 	stopDelivery func()
+	// directory answers LDAP accept queries (ldapconfig) for the engine and ldaptest.
+	directory *ldapcheck.Checker
 }
 
 // Start boots the appliance and applies the committed configuration.
@@ -159,11 +163,14 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 		closeLogs()
 		return nil, err
 	}
+	// One LDAP client for the listeners' accept queries and ldaptest.
+	a.directory = ldapcheck.New(ldapcheck.Options{Keys: keys, TrustPool: certstore.TrustPool})
 	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version, TrustPool: certstore.TrustPool,
-		Spool: spool, Log: mlog, GUILog: glog, Deliverer: deliverer, Auth: authn, SSH: a.SSH})
+		Spool: spool, Log: mlog, GUILog: glog, Deliverer: deliverer, Auth: authn, SSH: a.SSH, Directory: a.directory})
 	a.Engine = eng
 	a.App = &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool, Verifier: deliverer, Outbound: deliverer,
-		Sessions: a.sessions, HostKeys: Fingerprints(hkeys)}
+		WebSecurity: websecurity.Diagnostics{Keys: keys, Trust: certstore.TrustPool},
+		Sessions:    a.sessions, HostKeys: Fingerprints(hkeys), LDAP: a.directory}
 	if err := eng.Apply(ctx, store.Current()); err != nil {
 		closeLogs()
 		return nil, fmt.Errorf("starting configuration version %d: %w", store.Current().Version, err)
@@ -303,6 +310,7 @@ func (a *Appliance) Close(ctx context.Context) error {
 	sshDone := make(chan error, 1)
 	go func() { sshDone <- a.SSH.Shutdown(ctx) }()
 	err := a.Engine.Close(ctx)
+	a.directory.Close()
 	<-delivered
 	err = errors.Join(err, <-sshDone)
 	err = errors.Join(err, a.Spool.Close(), a.Log.Close(), a.AuthLog.Close(), a.GUILog.Close())

@@ -49,6 +49,15 @@ func TestDialogAndBatchEditAlike(t *testing.T) {
 		{"toggle", "sslconfig\npeer_cert_fqdn\nenable\n\n", "sslconfig peer_cert_fqdn enable"},
 		{"authority", "certconfig\ncertauthority\ncustom\nimport\nLab2\nlab-ca.pem\n\n\n\n", "certconfig ca import Lab2 lab-ca.pem"},
 		{"authority delete", "certconfig\ncertauthority\ncustom\ndelete\nlabca\n\n\n\n", "certconfig ca delete LabCA"},
+		{"LDAP profile", "ldapconfig\nnew\nDir\nldap.b.test\n2\n\n1\n\n\n\n", "ldapconfig new Dir host=ldap.b.test connection=ssl base=dc=b,dc=test"},
+		{"LDAP advanced", "ldapconfig\nedit\nCorp\nadvanced\n5\n\n\n\n3\n\n\n", "ldapconfig edit Corp timeout=5 max_connections=3"},
+		{"LDAP client certificate", "ldapconfig\nsetup\ny\nSpare\n\n", "ldapconfig setup certificate=spare"},
+		{"listener LDAP accept", "listenerconfig\nedit\nIncomingMail\nldapaccept\n2\n\n\n", "listenerconfig edit IncomingMail ldapaccept Corp.ldapaccept"},
+		{"web security", "websecurityconfig\n\nhttps://ws2.example.test/x\nn\ny\nSpare\ny\n",
+			"websecurityconfig url=https://ws2.example.test/x allowlist=none certificate=spare tracking=yes"},
+		{"web security off", "websecurityconfig\ny\n", "websecurityconfig disable"},
+		{"URL list", "urllistconfig\nnew\nMore\nb.example, https://c.example/x\n\n", "urllistconfig new More b.example,https://c.example/x"},
+		{"URL list edit", "urllistconfig\nedit\nTrusted\nTrusted2\nexample.net\n\n", "urllistconfig edit trusted name=Trusted2 entries=example.net"},
 	}
 	diff := func(t *testing.T, text string) string {
 		r := script(a, text+"\nshowchanges\nclearchanges confirm\n")
@@ -96,6 +105,15 @@ func TestOneRuleOneMessage(t *testing.T) {
 		{"alert recipient", "destconfig\nsetup\nn\ny\nops\n", "destconfig setup recipients=ops", config.CheckEmail("ops")},
 		{"route host", "smtproutes\nnew\nb.test\nmx.b.test:0\n", "smtproutes new b.test mx.b.test:0", config.CheckRouteHost("mx.b.test:0")},
 		{"idle timeout", "listenerconfig\nedit\n1\nlimits\n1\n", "", config.IdleSecondsRange.Check(1)},
+		{"LDAP base DN", "ldapconfig\nnew\nX\nldap.b.test\n\n\n\nnotadn\n", "ldapconfig new X host=ldap.b.test base=notadn", config.CheckDN("base DN", "notadn")},
+		{"LDAP accept query", "ldapconfig\nnew\nX\nldap.b.test\n\n\n\n\n(uid=x)\n", "ldapconfig new X host=ldap.b.test base=dc=b query=(uid=x)", config.CheckAcceptQuery("(uid=x)")},
+		{"LDAP timeout", "ldapconfig\nedit\nCorp\nadvanced\n0\n", "", config.LDAPTimeoutRange.Check(0)},
+		{"web security URL", "websecurityconfig\n\nhttp://ws.example.test/\n", "websecurityconfig url=http://ws.example.test/", config.CheckServiceURL("http://ws.example.test/")},
+		{"URL list entry", "urllistconfig\nnew\nL\nexample.com, not..a..domain\n", "urllistconfig new L example.com,not..a..domain", func() error {
+			_, err := config.ParseURLListEntries([]string{"not..a..domain"})
+			return err
+		}()},
+		{"URL list name", "urllistconfig\nnew\n9bad\n", "urllistconfig new 9bad example.com", config.CheckName(config.KindURLList, "9bad")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

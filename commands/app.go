@@ -6,6 +6,7 @@
 package commands
 
 import (
+	"context"
 	"time"
 
 	"relaybox/config"
@@ -29,11 +30,24 @@ type App struct {
 	Queue    Queue
 	Verifier Verifier
 	Outbound Outbound
+	// WebSecurity tests the connection to the web security service.
+	WebSecurity WebSecurityDiagnoser
+	// LDAP runs accept queries step by step (ldaptest, ldapconfig TEST).
+	LDAP LDAPTester
 	// Sessions is the registry of shell sessions (who, last).
 	Sessions Sessions
 	// HostKeys are the SSH host keys' fingerprints ("ssh-ed25519
 	// SHA256:…"), which status shows so that a first login can be checked.
 	HostKeys []string
+}
+
+// LDAPTester runs the accept query named query (a profile's
+// "PROFILE.ldapaccept", or the profile's name) for addr under c and reports
+// each step (ldapcheck.Checker.Test); found says whether it matched. An
+// error other than ldapcheck.ErrNoAnswer (which the report has explained)
+// means the test could not run: no such query, a certificate missing.
+type LDAPTester interface {
+	Test(ctx context.Context, c *config.Config, query, addr string, report func(format string, args ...any)) (found bool, err error)
 }
 
 // SessionInfo is one open shell session.
@@ -97,6 +111,11 @@ func All(app *App) []shell.Command {
 		grep(app),
 		workqueue(app),
 		tlsverify(app),
+		websecurityconfig(),
+		urllistconfig(),
+		websecuritydiagnostics(app),
+		ldapconfig(app),
+		ldaptest(app),
 		version(app),
 	}
 }

@@ -17,7 +17,9 @@ Dialog: listenerconfig lists "Currently configured listeners:", then
           relay networks (private), certificate, default host access policy
   EDIT    NAME, INTERFACE (interface and port), HOSTACCESS (DEFAULT: message size,
           connections, recipients, TLS level), RCPTACCESS (public: domains),
-          RELAYLIST (private: networks), CERTIFICATE, LIMITS (idle timeout)
+          RELAYLIST (private: networks), CERTIFICATE, LIMITS (idle timeout),
+          LDAPACCEPT (public: the LDAP accept query that refuses unknown
+          recipients at RCPT; see ldapconfig)
   DELETE  remove a listener (its sessions finish; it stops accepting)
   SETUP   global limit of concurrent inbound connections
 A listener is chosen by name or number; Enter at a question without a default
@@ -34,6 +36,7 @@ Batch forms:
   listenerconfig edit NAME domains DOMAIN[,DOMAIN...]
   listenerconfig edit NAME relay CIDR[,CIDR...]
   listenerconfig edit NAME limits SIZE_BYTES RECIPIENTS CONNECTIONS [CONNECTIONS_PER_IP]
+  listenerconfig edit NAME ldapaccept PROFILE.ldapaccept|none
   listenerconfig delete NAME
   listenerconfig setup MAX_CONNECTIONS
 Changes are pending until commit.`
@@ -273,12 +276,15 @@ func editListener(s *shell.Session) error {
 	return loopMenu(s, func() {
 		l := get()
 		s.Printf("\nName: %s\nType: %s\nInterface: %s, port %d\n", l.Name, capitalize(l.Type), l.Interface, l.Port)
+		if l.LDAPAccept != "" {
+			s.Printf("LDAP accept query: %s\n", l.LDAPAccept)
+		}
 	}, func() []menuOp {
 		access := menuOp{"RELAYLIST", "Modify the hosts allowed to relay.", edit(func(l *config.Listener) error { return askAccess(s, l) })}
 		if get().Type == config.ListenerPublic {
 			access.word, access.description = "RCPTACCESS", "Modify the Recipient Access Table."
 		}
-		return []menuOp{
+		ops := []menuOp{
 			{"NAME", "Change the name of the listener.", edit(func(l *config.Listener) error {
 				var err error
 				l.Name, err = s.Text("Enter the new name for this listener.", l.Name, listenerNameCheck(c, l.Name))
@@ -300,7 +306,38 @@ func editListener(s *shell.Session) error {
 				return l.SetIdleTimeout(secs)
 			})},
 		}
+		if get().Type == config.ListenerPublic {
+			ops = append(ops, menuOp{"LDAPACCEPT", "Configure an LDAP accept query: unknown recipients are refused at RCPT time.", func() error {
+				return chooseLDAPAccept(s, c, get())
+			}})
+		}
+		return ops
 	})
+}
+
+// chooseLDAPAccept picks the listener's LDAP accept query, or none.
+func chooseLDAPAccept(s *shell.Session, c *config.Config, l *config.Listener) error {
+	items := []string{"None"}
+	queries := []string{""}
+	def := 1
+	for _, p := range c.LDAP.Profiles {
+		if p.AcceptQuery == "" {
+			continue
+		}
+		queries = append(queries, p.QueryName())
+		items = append(items, p.QueryName()+" "+p.AcceptQuery)
+		if strings.EqualFold(p.QueryName(), l.LDAPAccept) {
+			def = len(items)
+		}
+	}
+	if len(items) == 1 {
+		s.Println("\nThere is no LDAP accept query: create a server configuration with ldapconfig NEW.")
+	}
+	i, err := s.Choose("Select the LDAP accept query for this listener (recipients it does not find are refused at RCPT time with 550; while the directory cannot answer, with 451):", items, def)
+	if err != nil {
+		return err
+	}
+	return c.SetLDAPAccept(l.Name, queries[i])
 }
 
 func hostAccess(s *shell.Session, c *config.Config, get func() *config.Listener, edit func(func(*config.Listener) error) func() error) error {
@@ -346,6 +383,12 @@ func listenerBatch(s *shell.Session, args []string) error {
 		return batchNewListener(c, args[1:])
 	case verb == "delete" && len(args) == 2:
 		return c.DeleteListener(args[1])
+	case verb == "edit" && len(args) == 4 && strings.EqualFold(args[2], "ldapaccept"):
+		q := args[3]
+		if strings.EqualFold(q, "none") {
+			q = ""
+		}
+		return c.SetLDAPAccept(args[1], q)
 	case verb == "edit" && len(args) >= 4:
 		l, err := c.FindListener(args[1])
 		if err != nil {
@@ -408,7 +451,7 @@ func batchEditListener(l *config.Listener, what string, v []string) error {
 		}
 		err = l.SetLimits(n[0], n[1], n[2], n[3])
 	default:
-		return usage("listenerconfig", "listenerconfig edit NAME tls|port|certificate|domains|relay|limits VALUE…")
+		return usage("listenerconfig", "listenerconfig edit NAME tls|port|certificate|domains|relay|limits|ldapaccept VALUE…")
 	}
 	return err
 }

@@ -20,6 +20,7 @@ import (
 
 	"relaybox/appliance"
 	"relaybox/config"
+	"relaybox/internal/testwebsec"
 )
 
 // writeCA writes a self-signed authority's PEM to DATA/configs/NAME.
@@ -52,6 +53,10 @@ func walkFixture(t *testing.T) *appliance.Appliance {
 		"destconfig setup alert=yes recipients=ops@example.test",
 		`userconfig new bob "Bob Smith" operator Bob-Password-1`,
 		"sshconfig userkeys new admin " + testKeyLine(t, 1, "walk@example.test"),
+		"ldapconfig new Corp host=ldap.example.test base=dc=example,dc=test",
+		"certconfig new WebSec cn=websec-client.example.test c=US",
+		"urllistconfig new Trusted example.com,https://docs.example.org/",
+		"websecurityconfig enable url=" + testwebsec.Start(t, testwebsec.Options{NoClientAuth: true}).URL + " allowlist=Trusted certificate=WebSec",
 		"commit walk fixture",
 	}, "\n")+"\n")
 	require.Equal(t, 0, r.code, r.err)
@@ -99,6 +104,12 @@ var walks = []string{
 	"sshconfig", "sshconfig setup", "sshconfig userkeys", "sshconfig userkeys new", "sshconfig userkeys delete", "sshconfig userkeys delete 1",
 	"sshconfig userkeys print", "sshconfig userkeys print 1", "sshconfig userkeys user", "sshconfig userkeys user bob",
 	"passwd", "who", "last", "health",
+	"websecurityconfig", "websecuritydiagnostics", "urllistconfig", "urllistconfig new", "urllistconfig edit", "urllistconfig edit 1",
+	"urllistconfig delete", "urllistconfig print", "urllistconfig print Trusted",
+	"ldapconfig", "ldapconfig new", "ldapconfig setup", "ldapconfig edit", "ldapconfig edit 1", "ldapconfig edit Corp name",
+	"ldapconfig edit 1 server", "ldapconfig edit 1 ldapaccept", "ldapconfig edit 1 advanced", "ldapconfig edit 1 test",
+	"ldapconfig delete", "ldapconfig delete 1", "ldapconfig test", "ldapconfig test 1", "ldaptest", "ldaptest 1",
+	"listenerconfig edit IncomingMail ldapaccept",
 }
 
 // explicit are menu words that are themselves the change (the state they

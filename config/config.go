@@ -46,6 +46,12 @@ type Config struct {
 	// SSH is sshconfig SETUP: the SSH server's limits.
 	SSH      SSH      `yaml:"ssh" section:"sshconfig SETUP"`
 	Rollback Rollback `yaml:"rollback" section:"rollbackconfig SETUP"`
+	// LDAP is ldapconfig: server profiles, accept queries, the client certificate.
+	LDAP LDAP `yaml:"ldap,omitempty" section:"ldapconfig"`
+	// WebSecurity is websecurityconfig: URL filtering over mutual TLS.
+	WebSecurity WebSecurity `yaml:"web_security" section:"websecurityconfig"`
+	// URLLists are urllistconfig's named lists of domains and URLs.
+	URLLists []URLList `yaml:"url_lists" section:"urllistconfig"`
 }
 
 // SSH holds the SSH server's limits (sshconfig SETUP). The port is an
@@ -341,6 +347,9 @@ type Listener struct {
 	MaxConnections      int      `yaml:"max_connections"`
 	MaxConnectionsPerIP int      `yaml:"max_connections_per_ip"`
 	IdleTimeout         Duration `yaml:"idle_timeout"`
+	// LDAPAccept names the LDAP accept query ("PROFILE.ldapaccept") that
+	// refuses unknown recipients at RCPT time; public listeners only.
+	LDAPAccept string `yaml:"ldap_accept,omitempty"`
 }
 
 // Certificate is a certificate with its chain; the private key lives in an
@@ -515,10 +524,15 @@ func (c *Config) Clone() *Config {
 	}
 	n.Destinations.Domains = slices.Clone(c.Destinations.Domains)
 	n.Destinations.AlertRecipients = slices.Clone(c.Destinations.AlertRecipients)
+	n.URLLists = slices.Clone(c.URLLists)
+	for i := range n.URLLists {
+		n.URLLists[i].Entries = slices.Clone(c.URLLists[i].Entries)
+	}
 	n.Users = slices.Clone(c.Users)
 	for i := range n.Users {
 		n.Users[i].SSHKeys = slices.Clone(c.Users[i].SSHKeys)
 	}
+	n.LDAP = c.LDAP.clone()
 	return &n
 }
 

@@ -281,6 +281,12 @@ func (c *Config) CertificateUsers(name string) []string {
 	if strings.EqualFold(c.Destinations.Certificate, name) {
 		out = append(out, "destination controls (outbound TLS client certificate)")
 	}
+	if strings.EqualFold(c.LDAP.Certificate, name) {
+		out = append(out, "the LDAP global settings (client certificate)")
+	}
+	if c.WebSecurity.Certificate != "" && strings.EqualFold(c.WebSecurity.Certificate, name) {
+		out = append(out, "websecurityconfig (the web security client certificate)")
+	}
 	return out
 }
 
@@ -307,7 +313,7 @@ func (c *Config) DeleteCertificate(name string) error {
 	}
 	name = c.Certificates[i].Name
 	if uses := c.CertificateUsers(name); len(uses) > 0 {
-		return fmt.Errorf("certificate %q is in use by %s: choose another certificate there first (listenerconfig, interfaceconfig, destconfig)", name, strings.Join(uses, ", "))
+		return fmt.Errorf("certificate %q is in use by %s: choose another certificate there first (listenerconfig, interfaceconfig, destconfig, ldapconfig SETUP, websecurityconfig)", name, strings.Join(uses, ", "))
 	}
 	return remove(&c.Certificates, KindCertificate, name, errNotFound)
 }

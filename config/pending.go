@@ -118,6 +118,7 @@ func Masked(c *Config) *Config {
 			m.Users[i].PreviousHash = MaskedSecret
 		}
 	}
+	m.LDAP.mask()
 	return m
 }
 
@@ -128,5 +129,5 @@ func HasMaskedSecrets(c *Config) bool {
 			return true
 		}
 	}
-	return false
+	return c.LDAP.hasMasked()
 }

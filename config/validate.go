@@ -56,6 +56,8 @@ func Validate(c *Config) error {
 	v.delivery(c)
 	v.users(c)
 	v.fields("ssh", c.SSH.problems())
+	v.webSecurityAll(c)
+	v.ldap(c)
 	return v.err()
 }
 
@@ -307,6 +309,7 @@ func (v *validator) listener(c *Config, path string, l Listener, others []string
 	v.add(path+".max_connections", ListenerConnectionRange.Check(l.MaxConnections))
 	v.add(path+".max_connections_per_ip", PerIPRange(l.MaxConnections).Check(l.MaxConnectionsPerIP))
 	v.add(path+".idle_timeout", IdleSecondsRange.Check(int(time.Duration(l.IdleTimeout)/time.Second)))
+	v.listenerLDAP(c, path, l)
 }
 
 // PerIPRange is the range of a listener's connections from one address: at

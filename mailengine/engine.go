@@ -29,6 +29,7 @@ import (
 	"relaybox/cipherstring"
 	"relaybox/config"
 	"relaybox/mailengine/delivery"
+	"relaybox/mailengine/websecurity"
 )
 
 // KeyLoader turns a configured certificate into usable TLS certificates:
@@ -70,6 +71,10 @@ type Options struct {
 	// (auth.New); the SSH server shares it. nil: one with the default policy
 	// and no log.
 	Auth Authenticator
+	// Directory answers the LDAP accept queries of public listeners
+	// (ldapconfig; package ldapcheck). nil: a listener that names one
+	// defers every recipient (451) rather than accept unchecked mail.
+	Directory Directory
 }
 
 // Engine runs the listeners of the committed configuration.
@@ -214,6 +219,13 @@ func (e *Engine) Apply(ctx context.Context, c *config.Config) error {
 	if e.opts.Deliverer != nil {
 		if out, err = delivery.NewSettings(c, e.opts.Keys, e.opts.TrustPool); err != nil {
 			return err
+		}
+		ws, err := websecurity.NewChecker(c, e.opts.Keys, e.opts.TrustPool, e.log)
+		if err != nil {
+			return fmt.Errorf("websecurityconfig: %w", err)
+		}
+		if ws != nil {
+			out.Stamp = ws
 		}
 	}
 	e.inbound.limit.Store(int64(c.Inbound.MaxConnections))

@@ -42,6 +42,17 @@ type discardLog struct{}
 func (discardLog) Infof(string, ...any)    {}
 func (discardLog) Warningf(string, ...any) {}
 
+// Directory answers LDAP accept queries: whether a recipient is in the
+// directory, under the settings of c. An error means the directory could
+// not answer; the recipient is then deferred, never refused nor accepted.
+type Directory interface {
+	Accepts(ctx context.Context, c *config.Config, query, addr string) (bool, error)
+}
+
+// directoryLimit bounds one RCPT's directory lookup, whatever the
+// profile's timeout and number of hosts.
+const directoryLimit = 45 * time.Second
+
 // Session limits that are not settings (docs/listeners.md).
 const (
 	// maxTransactions is how many MAIL commands one connection may give.
@@ -136,6 +147,10 @@ var (
 	errRelay    = smtpserver.Replyf(550, "5.7.1", "Recipient address rejected: relaying denied")
 	errTooMany  = smtpserver.Replyf(452, "4.5.3", "Too many recipients")
 	errStorage  = smtpserver.Replyf(452, "4.3.1", "Insufficient system storage, try again later")
+	// The LDAP accept query's answers (AsyncOS writes "550 #5.1.0 Address
+	// rejected"; the enhanced code is written as RFC 3463 has it).
+	errAddrRejected = smtpserver.Replyf(550, "5.1.0", "Address rejected")
+	errDirectory    = smtpserver.Replyf(451, "4.4.3", "Directory lookup failed, try again later")
 )
 
 func errTooLarge(limit int64) *smtpserver.Reply {
@@ -205,8 +220,40 @@ func (s *session) Rcpt(to address.Path) error {
 		lg.Infof("ICID %d To: <%s> Rejected: more than %d recipients", s.tc.icid, to.Addr, max)
 		return errTooMany
 	}
+	if err := s.checkDirectory(to.Addr); err != nil {
+		return err
+	}
 	s.keys[key] = len(s.rcpts)
 	s.rcpts = append(s.rcpts, to.Addr)
+	return nil
+}
+
+// checkDirectory asks the listener's LDAP accept query, if it has one,
+// whether the recipient exists: unknown ones are refused (550), and when
+// the directory cannot answer the recipient is deferred (451), so that no
+// mail is accepted that would have to bounce and none is lost.
+func (s *session) checkDirectory(addr string) error {
+	query := s.b.listener.LDAPAccept
+	if query == "" {
+		return nil
+	}
+	e := s.b.e
+	dir, cfg := e.opts.Directory, e.cfg.Load()
+	if dir == nil || cfg == nil {
+		e.log.Warningf("ICID %d To: <%s> deferred: LDAPACCEPT query %s: no directory client", s.tc.icid, addr, query)
+		return errDirectory
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), directoryLimit)
+	defer cancel()
+	found, err := dir.Accepts(ctx, cfg, query, addr)
+	switch {
+	case err != nil:
+		e.log.Warningf("ICID %d To: <%s> deferred: LDAPACCEPT query %s failed: %v", s.tc.icid, addr, query, err)
+		return errDirectory
+	case !found:
+		e.log.Infof("ICID %d To: <%s> Rejected by LDAPACCEPT query %s", s.tc.icid, addr, query)
+		return errAddrRejected
+	}
 	return nil
 }
 

@@ -46,6 +46,14 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, j *job, doma
 	if got == slotBusy {
 		return outcomeAll(rids, rcptResult{outcome: waiting, text: "the concurrency limit is reached"})
 	}
+	level := levelOf(policy.TLS)
+	if m.Envelope.Listener == AlertListener && alertLevel(level, s.Config.SSL) != level {
+		level = alertLevel(level, s.Config.SSL)
+		if pc != nil {
+			d.quit(pc) // made under the destination's own level: a verified connection takes over its room
+			pc = nil
+		}
+	}
 	if pc != nil {
 		res, err := d.send(ctx, pc, j, b)
 		if !stale(pc, err) || ctx.Err() != nil {
@@ -67,7 +75,6 @@ func (d *Deliverer) deliverDomain(ctx context.Context, s *Settings, j *job, doma
 		}
 		return outcomeAll(rids, rcptResult{outcome: pending, text: err.Error()})
 	}
-	level := levelOf(policy.TLS)
 	lastErr := "no host answered"
 	sessions := 0
 	for _, t := range targets {
@@ -313,7 +320,7 @@ func (d *Deliverer) send(ctx context.Context, pc *conn, j *job, b batch) (smtpcl
 	if err != nil {
 		return smtpclient.Result{}, &smtpclient.Error{Phase: "queue", Temporary: true, Text: err.Error(), Err: err}
 	}
-	_, body, err := d.opts.Spool.Get(m.MID)
+	body, err := d.openMessage(m, j.rec)
 	if err != nil {
 		return smtpclient.Result{}, &smtpclient.Error{Phase: "queue", Temporary: true, Text: err.Error(), Err: err}
 	}
@@ -388,7 +395,7 @@ func (d *Deliverer) alertRequiredTLS(ctx context.Context, s *Settings, domain st
 		"Messages for %s stay in the queue and are retried. Check the destination's TLS support or its entry in destconfig.\r\n",
 		s.Config.Hostname, strings.Join(dc.AlertRecipients, ", "), domain, d.opts.Now().Format(time.RFC1123Z),
 		s.Config.Hostname, domain, cause.Error(), domain)
-	env := queue.Envelope{From: "", To: dc.AlertRecipients, Listener: "alert", Received: d.opts.Now()}
+	env := queue.Envelope{From: "", To: dc.AlertRecipients, Listener: AlertListener, Received: d.opts.Now()}
 	if mid, _, err := d.opts.Spool.Put(ctx, env, strings.NewReader(body), 0); err != nil {
 		d.opts.Log.Warningf("cannot queue the required-TLS alert for %s: %v", domain, err)
 	} else {

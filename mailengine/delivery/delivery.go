@@ -59,6 +59,17 @@ type Settings struct {
 	TLS *tls.Config
 	// Source is the local address of outbound connections ("" = the system's choice).
 	Source string
+	// Stamp, when set, looks at each accepted message before its first
+	// delivery attempt (websecurityconfig) and gives the header lines to
+	// add to it.
+	Stamp Stamper
+}
+
+// Stamper looks at a message before its first delivery attempt and returns
+// header lines (each ending in CRLF) to send before its own header, or
+// nil. It must not fail nor take long: its time delays the delivery.
+type Stamper interface {
+	Stamp(ctx context.Context, mid queue.MID, body io.Reader) []byte
 }
 
 // Options are the deliverer's fixed parts.
@@ -330,6 +341,7 @@ func (d *Deliverer) attempt(ctx context.Context, s *Settings, m queue.Message) {
 		d.finish(m, rec)
 		return
 	}
+	d.stamp(ctx, s, m, rec)
 	o := d.deliverPending(ctx, s, m, rec)
 	age := d.opts.Now().Sub(m.Envelope.Received)
 	expired := age > time.Duration(s.Config.Delivery.MaxQueueLifetime)

@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 
@@ -23,7 +25,7 @@ func (d *Deliverer) factsOf(m queue.Message, rec *record) (facts, error) {
 	if rec.facts != nil {
 		return *rec.facts, nil
 	}
-	_, body, err := d.opts.Spool.Get(m.MID)
+	body, err := d.openMessage(m, rec)
 	if err != nil {
 		return facts{}, err
 	}
@@ -62,4 +64,36 @@ func (h *headerScan) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// openMessage reads a queued message as it goes on the wire: the header lines
+// Settings.Stamp gave (record.header), then the message itself.
+func (d *Deliverer) openMessage(m queue.Message, rec *record) (io.ReadCloser, error) {
+	_, body, err := d.opts.Spool.Get(m.MID)
+	if err != nil || len(rec.header) == 0 {
+		return body, err
+	}
+	return stamped{Reader: io.MultiReader(bytes.NewReader(rec.header), body), Closer: body}, nil
+}
+
+type stamped struct {
+	io.Reader
+	io.Closer
+}
+
+// stamp gives Settings.Stamp the message once per queued message (in
+// memory: after a restart it looks again). The message is delivered
+// whatever it says; a message it cannot read goes on unstamped.
+func (d *Deliverer) stamp(ctx context.Context, s *Settings, m queue.Message, rec *record) {
+	if s.Stamp == nil || rec.stamped || m.Envelope.Listener == "bounce" || m.Envelope.Listener == AlertListener {
+		return
+	}
+	rec.stamped = true
+	_, body, err := d.opts.Spool.Get(m.MID)
+	if err != nil {
+		return // send reports the unreadable queue file
+	}
+	defer body.Close()
+	rec.header = s.Stamp.Stamp(ctx, m.MID, body)
+	rec.facts = nil // the size includes the header
 }

@@ -24,3 +24,19 @@ func levelOf(tls string) smtpclient.Level {
 	}
 	return smtpclient.Required
 }
+
+// AlertListener is the Envelope.Listener of the alerts delivery queues
+// (destconfig "alert when a required TLS connection fails").
+const AlertListener = "alert"
+
+// alertLevel is the TLS level of an alert: with sslconfig PEER_CERT_X509
+// on, an alert that would go over TLS goes only over TLS whose chain
+// verifies against the trust store (and names the host, with
+// PEER_CERT_FQDN on): Required (Verify). A destination without TLS
+// (None) stays in clear.
+func alertLevel(l smtpclient.Level, ssl config.SSL) smtpclient.Level {
+	if ssl.PeerCertX509 && l != smtpclient.None {
+		return smtpclient.RequiredVerify
+	}
+	return l
+}

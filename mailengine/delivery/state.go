@@ -74,6 +74,10 @@ type record struct {
 	unsaved bool   // done has recipients the state file lacks: no new transaction until it is written
 	removed bool   // the queue file is gone
 	facts   *facts // read on first use
+	// stamped is set once Settings.Stamp has looked at the message; header
+	// is what it gave, sent before the message's own header every time.
+	stamped bool
+	header  []byte
 	// Each condition is warned about once, until it clears.
 	warnedLoad, warnedSave, warnedRemove bool
 }
