@@ -49,6 +49,30 @@ func TestHelpExplainsQuitAndRefusesUnknownNames(t *testing.T) {
 	assert.Contains(t, out.String(), "stops the appliance")
 }
 
+// Every summary in the list starts in one column, however long a name is.
+func TestHelpListAligned(t *testing.T) {
+	var out bytes.Buffer
+	cmds := append(testCommands(), Command{Name: "averyveryverylongcommandname", Summary: "Long."})
+	code := Run(context.Background(), Options{
+		Commands: cmds, Pending: testPending(t), Hostname: func() string { return "box" },
+		In: strings.NewReader("help\n"), Out: &out, Err: io.Discard,
+	})
+	require.Equal(t, 0, code)
+	column := -1
+	for line := range strings.Lines(out.String()) {
+		if !strings.HasPrefix(line, "  ") {
+			continue
+		}
+		name := strings.Fields(line)[0]
+		at := strings.Index(line[2+len(name):], strings.TrimLeft(line[2+len(name):], " ")) + 2 + len(name)
+		if column == -1 {
+			column = at
+		}
+		assert.Equal(t, column, at, "summary of %s starts at column %d, want %d: %q", name, at, column, line)
+	}
+	require.NotEqual(t, -1, column, out.String())
+}
+
 func TestHugeLines(t *testing.T) {
 	huge := strings.Repeat("x", MaxLine+10)
 	t.Run("too long for a line: line N, the script stops", func(t *testing.T) {

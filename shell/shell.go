@@ -365,8 +365,12 @@ func (s *Session) help(args []string) error {
 	s.Println("Commands (type help COMMAND for one; case does not matter):")
 	cmds := append(append([]Command(nil), s.opts.Commands...), builtins...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
+	width := 0
 	for _, c := range cmds {
-		s.Printf("  %-16s %s\n", c.Name, c.Summary)
+		width = max(width, len(c.Name))
+	}
+	for _, c := range cmds {
+		s.Printf("  %-*s %s\n", width, c.Name, c.Summary)
 	}
 	return nil
 }
