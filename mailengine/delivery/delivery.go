@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net"
 	"os"
@@ -122,14 +123,19 @@ type Deliverer struct {
 	wake     chan struct{}
 	dcids    atomic.Uint64
 
-	mu       sync.Mutex
-	known    map[queue.MID]queue.Message // headers read so far
-	records  map[queue.MID]*record       // what is done of each queued message (state.go)
-	busy     map[queue.MID]bool
-	due      map[queue.MID]time.Time
-	attempts map[queue.MID]int
-	conns    int // attempts in progress
-	alerted  map[string]time.Time
+	mu      sync.Mutex
+	known   map[queue.MID]queue.Message // headers read so far
+	records map[queue.MID]*record       // what is done of each queued message (state.go)
+	// stateFiles are the MIDs that may have a state file, once Run has
+	// listed the state directory (statesListed): any other MID has none, so
+	// neither a read nor a removal of its file is tried.
+	stateFiles   map[queue.MID]bool
+	statesListed bool
+	busy         map[queue.MID]bool
+	due          map[queue.MID]time.Time
+	attempts     map[queue.MID]int
+	conns        int // attempts in progress
+	alerted      map[string]time.Time
 
 	// Outbound connections (pool.go), under mu.
 	idle     map[string][]*conn     // per destination, oldest first
@@ -252,14 +258,23 @@ func (d *Deliverer) removeStaleStates() {
 		queued[filepath.Base(d.statePath(mid))] = true
 	}
 	entries, err := os.ReadDir(d.opts.StateDir)
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) { // none yet: no state files
 		return
 	}
+	files := map[queue.MID]bool{}
 	for _, e := range entries {
 		if !queued[e.Name()] {
 			_ = os.Remove(filepath.Join(d.opts.StateDir, e.Name()))
+			continue
+		}
+		var mid uint64
+		if _, err := fmt.Sscanf(e.Name(), "%020d.json", &mid); err == nil {
+			files[queue.MID(mid)] = true
 		}
 	}
+	d.mu.Lock()
+	d.stateFiles, d.statesListed = files, true
+	d.mu.Unlock()
 }
 
 // queued lists the spool, reading the header only of messages not seen
@@ -476,8 +491,11 @@ func (d *Deliverer) finish(m queue.Message, rec *record) {
 		d.hold(m.MID)
 		return
 	}
-	removeState(d.statePath(m.MID))
+	if d.mayHaveState(m.MID) {
+		removeState(d.statePath(m.MID))
+	}
 	d.mu.Lock()
+	delete(d.stateFiles, m.MID)
 	d.forgetLocked(m.MID)
 	d.mu.Unlock()
 	d.opts.Log.Infof("Message finished MID %d done", m.MID)
@@ -489,6 +507,14 @@ func backoff(c config.Delivery, attempt int) time.Duration {
 		w *= 2
 	}
 	return min(w, time.Duration(c.RetryMax))
+}
+
+// mayHaveState reports whether mid may have a state file: always, until
+// Run has listed the state directory.
+func (d *Deliverer) mayHaveState(mid queue.MID) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.statesListed || d.stateFiles[mid]
 }
 
 func (d *Deliverer) statePath(mid queue.MID) string {

@@ -122,6 +122,10 @@ func (d *Deliverer) restore(m queue.Message, rec *record) bool {
 	if rec.loaded {
 		return true
 	}
+	if !d.mayHaveState(m.MID) { // queued since Run listed the state directory, never saved
+		rec.loaded = true
+		return true
+	}
 	path := d.statePath(m.MID)
 	st, err := loadState(path)
 	switch {
@@ -177,6 +181,11 @@ func (d *Deliverer) flush(m queue.Message, rec *record) bool {
 	for rid := range rec.done {
 		st.Done[rid] = true
 	}
+	d.mu.Lock()
+	if d.statesListed {
+		d.stateFiles[m.MID] = true // from now on it may exist, even if this write fails halfway
+	}
+	d.mu.Unlock()
 	if err := saveState(d.statePath(m.MID), st); err != nil {
 		if !rec.warnedSave {
 			rec.warnedSave = true

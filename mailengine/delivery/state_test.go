@@ -115,3 +115,21 @@ func TestUnremovableMessageIsNotDeliveredAgain(t *testing.T) {
 	_, err := os.Stat(h.d.statePath(1))
 	assert.ErrorIs(t, err, os.ErrNotExist, "no state file is left behind")
 }
+
+// A message queued while delivery runs can have no state file until
+// delivery writes one, so its attempts read none and a finished message
+// removes none: here the state directory is unusable from the start and
+// the message is still delivered once and finished, without a warning.
+func TestNewMessageReadsNoStateFile(t *testing.T) {
+	p := startPeer(t, nil)
+	h := newHarness(t, route("example.net", p.addr))
+	h.run(t)
+	require.Eventually(t, func() bool { return !h.d.mayHaveState(1) }, 5*time.Second, 10*time.Millisecond, "Run lists the state directory")
+	mend := breakDir(t, h.d.opts.StateDir)
+	defer mend()
+	h.queue(t, "alice@sender.test", "bob@example.net")
+	h.logContains(t, "Message done DCID 1 MID 1 to RID [0]", "Message finished MID 1 done")
+	assert.Len(t, p.received(), 1)
+	assert.NotContains(t, h.logLines(t), "delivery state cannot be read")
+	assert.Equal(t, 0, h.spool.Count())
+}
