@@ -613,7 +613,9 @@ func (s *Spool) commit(batch []*op) {
 			err = fmt.Errorf("closing spool file %s: %w; check the spool's disk", o.tmp, cerr)
 		}
 		if err == nil {
-			if rerr := os.Rename(o.tmp, o.final); rerr != nil {
+			// syscall.Rename: os.Rename first stats the target to refuse a directory, and a
+			// spool file's target is never one (one syscall per message saved).
+			if rerr := syscall.Rename(o.tmp, o.final); rerr != nil {
 				err = fmt.Errorf("moving %s into the spool: %w", o.tmp, rerr)
 			}
 		}
