@@ -109,7 +109,7 @@ func TestConsoleModeFirstStart(t *testing.T) {
 	m.WaitFor("one-time password ")
 	m.WaitFor("tty.example.test> ")
 	m.Keys("help", "Enter")
-	m.WaitFor("sslconfig        Configure TLS methods")
+	m.WaitFor("sslconfig              Configure TLS methods") // aligned to websecuritydiagnostics
 	m.Keys("frobnicate", "Enter")
 	m.WaitFor("Unknown command: frobnicate")
 	m.Keys("C-d")
