@@ -7,8 +7,8 @@ COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the end-to-end tests drive: real clients, never mocks.
-TEST_DEBS := openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix tmux docker.io ca-certificates openssh-client sshpass slapd ldap-utils
-TEST_BINS := openssl swaks smtp-source tmux dockerd ssh sshpass ssh-keyscan slapd
+TEST_DEBS := openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix tmux docker.io ca-certificates openssh-client sshpass slapd ldap-utils chromium
+TEST_BINS := openssl swaks smtp-source tmux dockerd ssh sshpass ssh-keyscan slapd chromium
 FUZZTIME ?= 10s
 # make fuzz: each new interesting input is minimised for at most FUZZMINIMIZETIME (go's default, 60s,
 # can eat a whole run), with FUZZPARALLEL workers (one per core).

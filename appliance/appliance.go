@@ -166,7 +166,7 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 	// One LDAP client for the listeners' accept queries and ldaptest.
 	a.directory = ldapcheck.New(ldapcheck.Options{Keys: keys, TrustPool: certstore.TrustPool})
 	eng := mailengine.New(mailengine.Options{Keys: keys, ErrorLog: opts.ErrorLog, Version: opts.Version, TrustPool: certstore.TrustPool,
-		Spool: spool, Log: mlog, GUILog: glog, Deliverer: deliverer, Auth: authn, SSH: a.SSH, Directory: a.directory})
+		Spool: spool, Log: mlog, GUILog: glog, Deliverer: deliverer, Auth: authn, SSH: a.SSH, Handler: a.newGUI(opts.Version), Directory: a.directory})
 	a.Engine = eng
 	a.App = &commands.App{Store: store, Engine: eng, Version: opts.Version, Certs: keys, Log: mlog, Queue: spool, Verifier: deliverer, Outbound: deliverer,
 		WebSecurity: websecurity.Diagnostics{Keys: keys, Trust: certstore.TrustPool},

@@ -20,6 +20,8 @@ Dialog: userconfig lists the accounts and the policy, then
   POLICY    minimum password length, not the user name, not the previous password,
             how many failed logins lock an account out, and for how long
   PASSWORD  set a user's password; they must choose their own at the next login
+  APITOKENS an account's REST API tokens: NEW makes one and shows it once
+            (only its hash is kept), REVOKE removes one
 Roles: 1. Administrators (admin: everything) 2. Operators (operator: may look
 and edit, but neither commit nor change accounts). A password an administrator
 sets (NEW, PASSWORD) is one-time: its user must change it at the next login.
@@ -36,9 +38,13 @@ Batch forms:
   userconfig policy [min_length=N] [not_user_name=yes|no] [not_previous=yes|no]
                     [lockout_after=N] [lockout_seconds=N]
   userconfig password NAME PASSWORD
+  userconfig apitokens NAME list
+  userconfig apitokens NAME new LABEL
+  userconfig apitokens NAME revoke LABEL
+A new API token is shown once and works once committed.
 Changes are pending until commit (passwd alone takes effect at once).`
 
-const userconfigForm = "userconfig print | new NAME \"FULL NAME\" ROLE PASSWORD | edit NAME fullname|role|passwordlogin VALUE | delete NAME | policy KEY=VALUE… | password NAME PASSWORD"
+const userconfigForm = "userconfig print | new NAME \"FULL NAME\" ROLE PASSWORD | edit NAME fullname|role|passwordlogin VALUE | delete NAME | policy KEY=VALUE… | password NAME PASSWORD | apitokens NAME list|new LABEL|revoke LABEL"
 
 func userconfig() shell.Command {
 	cmd := command("userconfig", "Manage user accounts (administrators, operators), their passwords and the password policy.", userconfigHelp,
@@ -50,6 +56,7 @@ func userconfig() shell.Command {
 				menuOp{"DELETE", "Remove an account.", adminOnly(s, "userconfig DELETE", func() error { return deleteUser(s, c) })},
 				menuOp{"POLICY", "Change password and account policy settings.", adminOnly(s, "userconfig POLICY", func() error { return passwordPolicy(s, c) })},
 				menuOp{"PASSWORD", "Change the password for a user.", adminOnly(s, "userconfig PASSWORD", func() error { return setPassword(s, c) })},
+				menuOp{"APITOKENS", "Create or revoke the REST API tokens of a user.", adminOnly(s, "userconfig APITOKENS", func() error { return apiTokensDialog(s, c) })},
 			))
 		})
 	cmd.Secrets = func(args []string) []int {
@@ -80,6 +87,13 @@ func userLine(u config.User) string {
 		notes = append(notes, "1 SSH key")
 	default:
 		notes = append(notes, fmt.Sprintf("%d SSH keys", len(u.SSHKeys)))
+	}
+	switch len(u.APITokens) {
+	case 0:
+	case 1:
+		notes = append(notes, "1 API token")
+	default:
+		notes = append(notes, fmt.Sprintf("%d API tokens", len(u.APITokens)))
 	}
 	return fmt.Sprintf("%s - %q (%s)", u.Name, u.FullName, strings.Join(append([]string{u.Role}, notes...), ", "))
 }
@@ -307,7 +321,7 @@ func resetPassword(s *shell.Session, c *config.Config, name, password string) er
 func userBatch(s *shell.Session, args []string) error {
 	c := s.Pending.Config()
 	op := strings.ToLower(args[0])
-	if containsWord([]string{"new", "edit", "delete", "policy", "password"}, op) {
+	if containsWord([]string{"new", "edit", "delete", "policy", "password", "apitokens"}, op) {
 		if err := refuseOperator(s, "userconfig "+strings.ToUpper(op)); err != nil {
 			return err
 		}
@@ -360,6 +374,12 @@ func userBatch(s *shell.Session, args []string) error {
 			}
 		}
 		return c.SetPasswordPolicy(p)
+	case op == "apitokens" && len(args) == 3 && strings.EqualFold(args[2], "list"):
+		return printTokens(s, c, args[1])
+	case op == "apitokens" && len(args) == 4 && strings.EqualFold(args[2], "new"):
+		return newToken(s, c, args[1], args[3])
+	case op == "apitokens" && len(args) == 4 && strings.EqualFold(args[2], "revoke"):
+		return revokeToken(s, c, args[1], args[3])
 	case op == "password" && len(args) == 3:
 		if err := checkBatchSecret("password", args[2]); err != nil {
 			return err
@@ -383,4 +403,76 @@ func editBatch(c *config.Config, name, field, value string) error {
 		return c.SetPasswordLogin(name, on)
 	}
 	return fmt.Errorf("userconfig edit: %q is not a setting: use fullname, role or passwordlogin (SSH keys: sshconfig userkeys)", field)
+}
+
+// apiTokensDialog is APITOKENS: pick an account, then make or revoke its tokens.
+func apiTokensDialog(s *shell.Session, c *config.Config) error {
+	name, err := pickUser(s, c, "Enter the username or number whose API tokens to manage.")
+	if err != nil {
+		return err
+	}
+	return loopMenu(s, func() { _ = printTokens(s, c, name) }, func() []menuOp {
+		ops := []menuOp{{"NEW", "Create an API token (shown only once).", func() error {
+			label, err := askNew(s, "Enter a label for the new token (e.g. deploy-script).", func(a string) error { return config.CheckName(config.KindAPIToken, a) })
+			if err != nil {
+				return err
+			}
+			return newToken(s, c, name, label)
+		}}}
+		if u, err := c.FindUser(name); err == nil && len(u.APITokens) > 0 {
+			ops = append(ops, menuOp{"REVOKE", "Revoke an API token.", func() error {
+				u, err := c.FindUser(name)
+				if err != nil {
+					return err
+				}
+				labels := make([]string, len(u.APITokens))
+				for i, t := range u.APITokens {
+					labels[i] = t.Label
+				}
+				i, err := pickFrom(s, "Enter the label or number of the token to revoke.", numbered(labels, labels), 0)
+				if err != nil {
+					return err
+				}
+				return revokeToken(s, c, name, labels[i])
+			}})
+		}
+		return ops
+	})
+}
+
+func printTokens(s *shell.Session, c *config.Config, name string) error {
+	u, err := c.FindUser(name)
+	if err != nil {
+		return err
+	}
+	lines := make([]string, len(u.APITokens))
+	for i, t := range u.APITokens {
+		lines[i] = fmt.Sprintf("%d. %s (created %s)", i+1, t.Label, stamp(t.Created))
+	}
+	printList(s, fmt.Sprintf("%s has no API tokens.", u.Name), fmt.Sprintf("API tokens of %s:", u.Name), lines)
+	return nil
+}
+
+// newToken makes a token, keeps its hash in the pending copy and shows the
+// token this once.
+func newToken(s *shell.Session, c *config.Config, name, label string) error {
+	token, hash, err := config.NewAPIToken()
+	if err != nil {
+		return err
+	}
+	if err := c.AddAPIToken(name, label, hash, time.Now()); err != nil {
+		return err
+	}
+	u, _ := c.FindUser(name)
+	s.Printf("\nAPI token %s of %s (pending until commit; shown only now, keep it secret):\n%s\n", label, u.Name, token)
+	return nil
+}
+
+func revokeToken(s *shell.Session, c *config.Config, name, label string) error {
+	if err := c.RevokeAPIToken(name, label); err != nil {
+		return err
+	}
+	u, _ := c.FindUser(name)
+	s.Printf("API token %s of %s revoked (pending until commit).\n", label, u.Name)
+	return nil
 }

@@ -56,7 +56,7 @@ func TestUserconfigDialog(t *testing.T) {
 	}, "\n")+"\n")
 	require.Equal(t, 0, r.code, r.out+r.err)
 	assert.NotContains(t, r.out+r.err, "Secret-Bob-1")
-	assert.Contains(t, r.out, "Choose the operation you want to perform:\n- NEW - Create a new account.\n- EDIT - Modify an account.\n- DELETE - Remove an account.\n- POLICY - Change password and account policy settings.\n- PASSWORD - Change the password for a user.\n[]> new\n")
+	assert.Contains(t, r.out, "Choose the operation you want to perform:\n- NEW - Create a new account.\n- EDIT - Modify an account.\n- DELETE - Remove an account.\n- POLICY - Change password and account policy settings.\n- PASSWORD - Change the password for a user.\n- APITOKENS - Create or revoke the REST API tokens of a user.\n[]> new\n")
 	assert.Contains(t, r.out, "Enter the password for bob: \nPlease enter the new password again: \n")
 	assert.Contains(t, r.out, "User bob created (pending until commit); bob must choose a new password at the first login.")
 	assert.Contains(t, r.out, "2. bob - \"Robert Smith\" (admin, must change the password)")

@@ -395,6 +395,9 @@ type User struct {
 	// SSHKeys are the authorized public keys, each one authorized_keys line
 	// "TYPE BASE64 [COMMENT]" as ParseSSHKey stores it.
 	SSHKeys []string `yaml:"ssh_keys"`
+	// APITokens are the account's REST API tokens (userconfig APITOKENS):
+	// only a hash of each is kept.
+	APITokens []APIToken `yaml:"api_tokens,omitempty"`
 }
 
 // Duration is a time.Duration written as "5m0s" in YAML.
@@ -531,6 +534,7 @@ func (c *Config) Clone() *Config {
 	n.Users = slices.Clone(c.Users)
 	for i := range n.Users {
 		n.Users[i].SSHKeys = slices.Clone(c.Users[i].SSHKeys)
+		n.Users[i].APITokens = slices.Clone(c.Users[i].APITokens)
 	}
 	n.LDAP = c.LDAP.clone()
 	return &n

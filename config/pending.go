@@ -117,6 +117,9 @@ func Masked(c *Config) *Config {
 		if m.Users[i].PreviousHash != "" {
 			m.Users[i].PreviousHash = MaskedSecret
 		}
+		for j := range m.Users[i].APITokens {
+			m.Users[i].APITokens[j].Hash = MaskedSecret
+		}
 	}
 	m.LDAP.mask()
 	return m
@@ -127,6 +130,11 @@ func HasMaskedSecrets(c *Config) bool {
 	for _, u := range c.Users {
 		if strings.Contains(u.PasswordHash, MaskedSecret) || strings.Contains(u.PreviousHash, MaskedSecret) {
 			return true
+		}
+		for _, t := range u.APITokens {
+			if strings.Contains(t.Hash, MaskedSecret) {
+				return true
+			}
 		}
 	}
 	return c.LDAP.hasMasked()

@@ -444,6 +444,7 @@ func (v *validator) users(c *Config) {
 		for j, k := range u.SSHKeys {
 			v.add(fmt.Sprintf("%s.ssh_keys[%d]", path, j), CheckSSHKey(k))
 		}
+		v.apiTokens(path, u)
 	}
 	v.add("users", checkAdmins(c.Users))
 	v.fields("password_policy", c.PasswordPolicy.problems())

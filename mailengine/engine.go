@@ -71,6 +71,11 @@ type Options struct {
 	// (auth.New); the SSH server shares it. nil: one with the default policy
 	// and no log.
 	Auth Authenticator
+	// Handler, when set, serves the HTTPS GUI and API (package webui): one
+	// handler for every interface and every server a commit starts, so its
+	// sessions outlive a TLS change. The engine adds the security headers.
+	// nil: the read-only status page behind HTTP basic authentication.
+	Handler http.Handler
 	// Directory answers the LDAP accept queries of public listeners
 	// (ldapconfig; package ldapcheck). nil: a listener that names one
 	// defers every recipient (451) rather than accept unchecked mail.
@@ -419,7 +424,7 @@ func (e *Engine) startServer(ep *endpoint, p plan) {
 		srv = s
 	case "https":
 		s := &http.Server{
-			Handler:           e.guiHandler(),
+			Handler:           e.httpsHandler(),
 			TLSConfig:         base,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,

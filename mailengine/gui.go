@@ -28,6 +28,15 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, a auth.Attempt) error
 }
 
+// httpsHandler is what the HTTPS servers answer with: Options.Handler, or
+// the built-in status page.
+func (e *Engine) httpsHandler() http.Handler {
+	if e.opts.Handler != nil {
+		return securityHeaders(e.opts.Handler)
+	}
+	return e.guiHandler()
+}
+
 // guiHandler serves the status page and the JSON status API, behind HTTP
 // basic authentication against the configured administrators. Every answer,
 // a refusal too, carries the security headers.
@@ -208,7 +217,8 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("Referrer-Policy", "same-origin")
 		next.ServeHTTP(w, r)
 	})
 }

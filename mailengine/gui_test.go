@@ -193,7 +193,7 @@ func TestGUIResponsesCarrySecurityHeaders(t *testing.T) {
 			assert.Equal(t, "max-age=31536000", a.header.Get("Strict-Transport-Security"))
 			assert.Equal(t, "nosniff", a.header.Get("X-Content-Type-Options"))
 			assert.Equal(t, "DENY", a.header.Get("X-Frame-Options"))
-			assert.Equal(t, "default-src 'self'; frame-ancestors 'none'", a.header.Get("Content-Security-Policy"))
+			assert.Equal(t, "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'", a.header.Get("Content-Security-Policy"))
 			if a.status == http.StatusUnauthorized {
 				assert.Equal(t, `Basic realm="Relaybox", charset="UTF-8"`, a.header.Get("WWW-Authenticate"))
 			}
@@ -258,4 +258,30 @@ func TestGUIRemembersLogin(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(f.logDir, maillog.AuthLogName))
 	require.NoError(t, err)
 	assert.Regexp(t, `^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4} Info: User admin logged in from 127\.0\.0\.1 \(gui\)\n`, string(b))
+}
+
+// TestGUIServesTheHandlerGiven: with Options.Handler the HTTPS port serves
+// that handler (the appliance's webui) with the security headers, and no
+// basic authentication of its own in front.
+func TestGUIServesTheHandlerGiven(t *testing.T) {
+	calls := 0
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		fmt.Fprintf(w, "webui %s %d", r.URL.Path, calls)
+	})
+	f := newFixtureWith(t, mailengine.Options{Handler: h})
+	c := guiClientFrom(t, "127.0.0.1")
+	get := func() guiAnswer {
+		resp, err := c.Get("https://" + f.httpsAddr() + "/anything")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return guiAnswer{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	}
+	a := get()
+	require.Equal(t, http.StatusOK, a.status)
+	assert.Equal(t, "webui /anything 1", a.body, "no basic authentication in front: the handler does its own")
+	assert.Equal(t, "max-age=31536000", a.header.Get("Strict-Transport-Security"))
+	assert.Equal(t, "DENY", a.header.Get("X-Frame-Options"))
+	assert.Contains(t, a.header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
 }
