@@ -88,8 +88,10 @@ func WithName(name string) Option {
 	return func(l *Logger) { l.name0 = name }
 }
 
-// WithCopy also writes every line to w, as it is written to the file (the
-// daemon's stdout gets mail_logs, SPEC §1). A failing copy never stops logging.
+// WithCopy also writes every line to w, in the file's order (the daemon's
+// stdout gets mail_logs, SPEC §1). The copy is written by its own goroutine,
+// lines gathered while a write is in progress going together; Close writes
+// what is left. A failing copy never stops logging.
 func WithCopy(w io.Writer) Option {
 	return func(l *Logger) { l.copy = w }
 }
@@ -101,7 +103,8 @@ const GUILogName = "gui_logs"
 type Logger struct {
 	dir      string
 	name0    string    // the file name in dir
-	copy     io.Writer // nil, or where each line is copied
+	copy     io.Writer // nil, or where each line is copied (through copier)
+	copier   *copier
 	path     string
 	maxBytes int64
 	keep     int
@@ -146,6 +149,9 @@ func Open(dir string, maxBytes int64, keep int, opts ...Option) (*Logger, error)
 	l.path = filepath.Join(dir, l.name0)
 	if err := l.openCurrentLocked(); err != nil {
 		return nil, err
+	}
+	if l.copy != nil {
+		l.copier = newCopier(l.copy)
 	}
 	return l, nil
 }
@@ -196,8 +202,8 @@ func (l *Logger) Logf(level Level, format string, args ...any) {
 	if err := l.writeLocked(line); err != nil && l.err == nil {
 		l.err = err
 	}
-	if l.copy != nil {
-		_, _ = io.WriteString(l.copy, line)
+	if l.copier != nil {
+		l.copier.add(line)
 	}
 	for ch := range l.followers {
 		select {
@@ -279,6 +285,9 @@ func (l *Logger) Close() error {
 		case ch <- struct{}{}:
 		default:
 		}
+	}
+	if l.copier != nil {
+		l.copier.close()
 	}
 	err := l.f.Close()
 	if err != nil {

@@ -399,3 +399,43 @@ func TestWithCopy(t *testing.T) {
 	assert.Equal(t, string(file), copied.String())
 	assert.Contains(t, copied.String(), "Warning: esc \\x1b here\n")
 }
+
+// slowWriter counts its writes and takes a while over each, as a pipe to a
+// busy log collector does.
+type slowWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes int
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(2 * time.Millisecond)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	return w.buf.Write(p)
+}
+
+// TestCopyBatchesLines: lines logged while the copy is being written go
+// out together, in the file's order, and Close writes what is left.
+func TestCopyBatchesLines(t *testing.T) {
+	var w slowWriter
+	dir := t.TempDir()
+	l, err := Open(dir, 1<<20, 2, WithCopy(&w))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				l.Infof("goroutine %d line %d", g, i)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, l.Close())
+	file, err := os.ReadFile(filepath.Join(dir, LogName))
+	require.NoError(t, err)
+	assert.Equal(t, string(file), w.buf.String(), "the copy is the file, in order")
+	assert.Equal(t, 400, strings.Count(w.buf.String(), "\n"))
+	assert.Less(t, w.writes, 100, "400 lines in far fewer writes")
+}
