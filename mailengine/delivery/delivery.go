@@ -32,6 +32,7 @@ import (
 
 // Spool is the message queue.
 type Spool interface {
+	// IDs lists the queued MIDs in ascending order.
 	IDs() ([]queue.MID, error)
 	Header(mid queue.MID) (queue.Message, error)
 	Get(mid queue.MID) (queue.Message, io.ReadCloser, error)
@@ -301,7 +302,6 @@ func (d *Deliverer) queued() ([]queue.Message, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	present := make(map[queue.MID]bool, len(ids))
 	out := make([]queue.Message, 0, len(ids))
 	for _, mid := range ids {
 		m, ok := d.known[mid]
@@ -311,12 +311,16 @@ func (d *Deliverer) queued() ([]queue.Message, error) {
 			}
 			d.known[mid] = m
 		}
-		present[mid] = true
 		out = append(out, m)
 	}
-	for mid := range d.known {
-		if !present[mid] {
-			d.forgetLocked(mid)
+	// Every listed message is known now; knowing more means some left the
+	// queue other than through finish (which forgets its own): forget those.
+	// ids is ascending (Spool.IDs), so membership is a binary search.
+	if len(d.known) > len(out) {
+		for mid := range d.known {
+			if _, found := slices.BinarySearch(ids, mid); !found {
+				d.forgetLocked(mid)
+			}
 		}
 	}
 	return out, nil

@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -90,4 +92,45 @@ func lockDir(t *testing.T, dir string) {
 	out, err := exec.Command("chattr", "+i", dir).CombinedOutput()
 	require.NoError(t, err, "chattr +i (e2fsprogs): %s", out)
 	t.Cleanup(func() { _ = exec.Command("chattr", "-i", dir).Run() })
+}
+
+// IDs stays in ascending order however Puts interleave and whichever
+// messages are removed, and agrees with what a new Open lists.
+func TestIDsOrderedUnderConcurrentPuts(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir)
+	var wg sync.WaitGroup
+	mids := make(chan MID, 200)
+	for range 8 {
+		wg.Go(func() {
+			for range 25 {
+				mid, _, err := s.Put(context.Background(), testEnvelope(), strings.NewReader("x"), 0)
+				assert.NoError(t, err)
+				mids <- mid
+			}
+		})
+	}
+	wg.Wait()
+	close(mids)
+	kept := map[MID]bool{}
+	for mid := range mids {
+		if mid%3 == 0 {
+			require.NoError(t, s.Remove(mid))
+			continue
+		}
+		kept[mid] = true
+	}
+	ids, err := s.IDs()
+	require.NoError(t, err)
+	assert.True(t, slices.IsSorted(ids), "ascending")
+	assert.Len(t, ids, len(kept))
+	for _, mid := range ids {
+		assert.True(t, kept[mid], "MID %d was removed or never put", mid)
+	}
+	require.NoError(t, s.Close())
+	s = openSpool(t, dir)
+	defer s.Close()
+	again, err := s.IDs()
+	require.NoError(t, err)
+	assert.Equal(t, ids, again)
 }

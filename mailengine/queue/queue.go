@@ -130,6 +130,7 @@ type Spool struct {
 
 	idxMu sync.Mutex
 	index map[MID]*indexed // every committed message; nil until its header is known
+	order []MID            // the keys of index, ascending (IDs without a sort)
 
 	rounds    atomic.Uint64 // commit rounds run, for tests and benchmarks
 	committed atomic.Uint64 // Puts committed
@@ -234,6 +235,11 @@ func Open(dir string) (s *Spool, err error) {
 		}
 	}
 	s.count.Store(int64(len(s.index)))
+	s.order = make([]MID, 0, len(s.index))
+	for mid := range s.index {
+		s.order = append(s.order, mid)
+	}
+	slices.Sort(s.order)
 	hwm, err := readHWM(filepath.Join(dir, hwmName))
 	if err != nil {
 		return nil, err
@@ -416,13 +422,8 @@ func (s *Spool) List() ([]Message, error) {
 // IDs lists the MIDs in the spool, oldest first, from the index.
 func (s *Spool) IDs() ([]MID, error) {
 	s.idxMu.Lock()
-	mids := make([]MID, 0, len(s.index))
-	for mid := range s.index {
-		mids = append(mids, mid)
-	}
-	s.idxMu.Unlock()
-	slices.Sort(mids)
-	return mids, nil
+	defer s.idxMu.Unlock()
+	return slices.Clone(s.order), nil
 }
 
 // Header returns one message's envelope and size without its body: from
@@ -657,9 +658,17 @@ func (s *Spool) commit(batch []*op) {
 	s.idxMu.Lock()
 	for _, o := range renamed {
 		s.index[o.mid] = o.msg
+		if n := len(s.order); n == 0 || s.order[n-1] < o.mid {
+			s.order = append(s.order, o.mid) // the usual case: MIDs commit in about their order
+		} else if i, found := slices.BinarySearch(s.order, o.mid); !found {
+			s.order = slices.Insert(s.order, i, o.mid)
+		}
 	}
 	for _, o := range removed {
 		delete(s.index, o.mid)
+		if i, found := slices.BinarySearch(s.order, o.mid); found {
+			s.order = slices.Delete(s.order, i, i+1)
+		}
 	}
 	s.count.Store(int64(len(s.index)))
 	s.idxMu.Unlock()
