@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -178,7 +180,10 @@ func StartWith(tb testing.TB, ca *Authority, o Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /lookup", func(w http.ResponseWriter, r *http.Request) { s.lookup(w, r, o) })
 	s.srv = &http.Server{Handler: mux, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second,
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}} // HTTP/1.1 only: the TLS 1.0 suites do not suit HTTP/2
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, // HTTP/1.1 only: the TLS 1.0 suites do not suit HTTP/2
+		// The handshakes this service refuses are what the tests provoke and check on the client's
+		// side; net/http's "TLS handshake error" lines would only clutter the test output.
+		ErrorLog: log.New(io.Discard, "", 0)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
