@@ -3,8 +3,10 @@ package appliance
 import (
 	"context"
 
+	"relaybox/certstore"
 	"relaybox/config"
 	"relaybox/mailengine"
+	"relaybox/mailengine/websecurity"
 	"relaybox/webui"
 )
 
@@ -26,7 +28,11 @@ func (a *Appliance) newGUI(version string) *webui.Server {
 		Log:      a.Log,
 		Queue:    a.Spool,
 		Sessions: guiSessions{a.sessions},
-		Version:  version,
+		// The Web Security page's diagnostics and the LDAP page's test
+		// query: the same as websecuritydiagnostics and ldaptest.
+		WebSecurity: websecurity.Diagnostics{Keys: a.Keys, Trust: certstore.TrustPool},
+		LDAP:        a.directory,
+		Version:     version,
 	})
 }
 

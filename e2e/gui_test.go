@@ -267,7 +267,7 @@ func TestGUIInChromium(t *testing.T) {
 	assert.Contains(t, out, "is in use by listener IncomingMail (inbound TLS)")
 
 	// The other pages, for the screenshots.
-	for _, p := range []string{"listeners", "interfaces", "destinations", "routes", "maillog", "queue"} {
+	for _, p := range []string{"listeners", "interfaces", "destinations", "routes", "websecurity", "ldap", "maillog", "queue"} {
 		g.open("/" + p)
 		assert.NotContains(t, g.body(), "could not be shown")
 		g.shot(p)

@@ -30,6 +30,12 @@ var endpoints = []struct{ method, path string }{
 	{"PUT", "/api/v1/destinations/Demo"}, {"DELETE", "/api/v1/destinations/Demo"},
 	{"PUT", "/api/v1/listeners/Demo"}, {"PUT", "/api/v1/interfaces/Demo"},
 	{"GET", "/api/v1/maillog"}, {"GET", "/api/v1/queue"},
+	{"POST", "/api/v1/certificates/Demo/pkcs12"}, {"GET", "/api/v1/certificates/Demo/pkcs12"},
+	{"GET", "/api/v1/websecurity"}, {"PUT", "/api/v1/websecurity"}, {"POST", "/api/v1/websecurity/diagnostics"},
+	{"GET", "/api/v1/urllists"}, {"POST", "/api/v1/urllists"}, {"GET", "/api/v1/urllists/Demo"}, {"PUT", "/api/v1/urllists/Demo"}, {"DELETE", "/api/v1/urllists/Demo"},
+	{"GET", "/api/v1/ldap"}, {"GET", "/api/v1/ldap/profiles"}, {"POST", "/api/v1/ldap/profiles"}, {"GET", "/api/v1/ldap/profiles/Demo"},
+	{"PUT", "/api/v1/ldap/profiles/Demo"}, {"DELETE", "/api/v1/ldap/profiles/Demo"}, {"GET", "/api/v1/ldap/certificate"}, {"PUT", "/api/v1/ldap/certificate"},
+	{"POST", "/api/v1/ldap/test"},
 }
 
 func TestAPIRefusesWithoutAValidToken(t *testing.T) {
@@ -362,7 +368,10 @@ func TestOpenAPIDocumentMatchesTheAPI(t *testing.T) {
 	for _, e := range endpoints {
 		assert.True(t, listed[e.method+" "+e.path], "%s %s is served but not in the document", e.method, e.path)
 	}
-	for name, typ := range map[string]any{"SSL": webui.SSLShape{}, "Service": webui.ServiceShape{}, "Certificate": webui.CertShape{}, "CertificateRequest": webui.CertRequestShape{}, "Route": webui.RouteShape{}, "Destination": webui.DestShape{}, "ListenerTLS": webui.ListenerTLSShape{}, "InterfaceCertificate": webui.InterfaceCertShape{}} {
+	for name, typ := range map[string]any{"SSL": webui.SSLShape{}, "Service": webui.ServiceShape{}, "Certificate": webui.CertShape{}, "CertificateRequest": webui.CertRequestShape{}, "Route": webui.RouteShape{}, "Destination": webui.DestShape{}, "ListenerTLS": webui.ListenerTLSShape{}, "InterfaceCertificate": webui.InterfaceCertShape{},
+		"WebSecurity": webui.WebSecurityShape{}, "URLList": webui.URLListShape{}, "Diagnosis": webui.DiagnosisShape{}, "LDAP": webui.LDAPShape{},
+		"LDAPProfile": webui.LDAPProfileShape{}, "LDAPCertificate": webui.LDAPCertShape{}, "LDAPTest": webui.LDAPTestShape{}, "LDAPResult": webui.LDAPResultShape{},
+		"PKCS12Import": webui.PKCS12Shape{}, "Imported": webui.ImportedShape{}} {
 		var want []string
 		rt := reflect.TypeOf(typ)
 		for i := range rt.NumField() {

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -222,16 +223,7 @@ func (s *Server) certificateImport(w http.ResponseWriter, r *http.Request, c *cl
 	data, err := upload(r, "pkcs12", maxUpload)
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	if err == nil {
-		err = refuseExisting(c.pending.Config(), name)
-	}
-	if err == nil && len(data) == 0 {
-		err = errors.New("choose the PKCS#12 file (.p12 or .pfx) to import")
-	}
-	if err == nil {
-		var cert config.Certificate
-		if cert, _, err = s.o.Certs.ImportPKCS12(r.Context(), name, data, r.PostFormValue("passphrase")); err == nil {
-			err = c.pending.Config().PutCertificate(cert)
-		}
+		_, err = s.importPKCS12(r.Context(), c.pending.Config(), name, data, r.PostFormValue("passphrase"))
 	}
 	if err != nil {
 		s.certPage(w, r, c, http.StatusUnprocessableEntity, err.Error(), map[string]string{"import_name": name})
@@ -246,18 +238,7 @@ func (s *Server) certificateExport(w http.ResponseWriter, r *http.Request, c *cl
 	if !ok {
 		return
 	}
-	pass := r.PostFormValue("passphrase")
-	var err error
-	switch {
-	case len(pass) < 4:
-		err = errors.New("The passphrase must be at least 4 characters long")
-	case pass != r.PostFormValue("again"):
-		err = errors.New("The passphrases do not match: enter the same passphrase")
-	}
-	var data []byte
-	if err == nil {
-		data, err = s.o.Certs.ExportPKCS12(cert, pass)
-	}
+	data, err := s.exportPKCS12(cert, r.PostFormValue("passphrase"), r.PostFormValue("again"))
 	if err != nil {
 		s.certPage(w, r, c, http.StatusUnprocessableEntity, err.Error(), nil)
 		return
@@ -275,4 +256,38 @@ func (s *Server) certificateDelete(w http.ResponseWriter, r *http.Request, c *cl
 	}
 	s.flash(r, fmt.Sprintf("Certificate %q deleted (pending until you commit).", name))
 	http.Redirect(w, r, "/certificates", http.StatusSeeOther)
+}
+
+// importPKCS12 is certconfig import: a new name (refuseExisting), the
+// certificate store's ImportPKCS12, PutCertificate into c; it returns the
+// store's warnings.
+func (s *Server) importPKCS12(ctx context.Context, c *config.Config, name string, data []byte, passphrase string) ([]string, error) {
+	if s.o.Certs == nil {
+		return nil, errors.New("certificates cannot be imported here")
+	}
+	if err := refuseExisting(c, name); err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return nil, errors.New("choose the PKCS#12 file (.p12 or .pfx) to import")
+	}
+	cert, warnings, err := s.o.Certs.ImportPKCS12(ctx, name, data, passphrase)
+	if err == nil {
+		err = c.PutCertificate(cert)
+	}
+	return warnings, err
+}
+
+// exportPKCS12 is certconfig export: the passphrase rules of its dialog
+// (at least 4 characters, typed twice), then the store's ExportPKCS12.
+func (s *Server) exportPKCS12(cert config.Certificate, pass, again string) ([]byte, error) {
+	switch {
+	case s.o.Certs == nil:
+		return nil, errors.New("certificates cannot be exported here")
+	case len(pass) < 4:
+		return nil, errors.New("The passphrase must be at least 4 characters long")
+	case pass != again:
+		return nil, errors.New("The passphrases do not match: enter the same passphrase")
+	}
+	return s.o.Certs.ExportPKCS12(cert, pass)
 }

@@ -10,4 +10,14 @@ type (
 	DestShape          = destJSON
 	ListenerTLSShape   = listenerTLSJSON
 	InterfaceCertShape = interfaceCertJSON
+	WebSecurityShape   = webSecurityJSON
+	URLListShape       = urlListJSON
+	DiagnosisShape     = diagnosis
+	LDAPShape          = ldapJSON
+	LDAPProfileShape   = ldapProfileJSON
+	LDAPCertShape      = ldapCertJSON
+	LDAPTestShape      = ldapTestJSON
+	LDAPResultShape    = ldapResultJSON
+	PKCS12Shape        = pkcs12JSON
+	ImportedShape      = importedJSON
 )

@@ -270,6 +270,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"/": "System Status", "/ssl": "SSL Configuration", "/certificates": "Certificates", "/listeners": "IncomingMail",
 		"/interfaces": "Management", "/destinations": "Destination Controls", "/routes": "SMTP Routes",
 		"/maillog": "Mail Log", "/queue": "The queue is empty.", "/changes": "There are no uncommitted changes.", "/password": "Old password",
+		"/websecurity": "There are no URL lists.", "/ldap": "No LDAP server configurations.",
 	}
 	for p, want := range pages {
 		t.Run(p, func(t *testing.T) {

@@ -40,6 +40,9 @@ func parseTemplates() map[string]*template.Template {
 	funcs := template.FuncMap{
 		"methods": config.MethodsToken,
 		"join":    strings.Join,
+		"ldapform": func(p ldapProfileJSON, conns []struct{ Value, Label string }) ldapForm {
+			return ldapForm{P: p, Connections: conns}
+		},
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html"))
 	out := map[string]*template.Template{}
@@ -125,6 +128,18 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /routes", s.gate(func(w http.ResponseWriter, r *http.Request, c *client) { s.routesPage(w, r, c, http.StatusOK, "", nil) }))
 	mux.HandleFunc("POST /routes/new", s.gate(s.routeNew))
 	mux.HandleFunc("POST /routes/{domain}/delete", s.gate(s.routeDelete))
+	mux.HandleFunc("GET /websecurity", s.gate(s.webSecurityGet))
+	mux.HandleFunc("POST /websecurity", s.gate(s.webSecuritySave))
+	mux.HandleFunc("POST /websecurity/diagnostics", s.gate(s.webSecurityDiagnostics))
+	mux.HandleFunc("POST /websecurity/urllists/new", s.gate(s.urlListNew))
+	mux.HandleFunc("POST /websecurity/urllists/{name}", s.gate(s.urlListEdit))
+	mux.HandleFunc("POST /websecurity/urllists/{name}/delete", s.gate(s.urlListDelete))
+	mux.HandleFunc("GET /ldap", s.gate(s.ldapGet))
+	mux.HandleFunc("POST /ldap/profiles/new", s.gate(s.ldapNew))
+	mux.HandleFunc("POST /ldap/profiles/{name}", s.gate(s.ldapEdit))
+	mux.HandleFunc("POST /ldap/profiles/{name}/delete", s.gate(s.ldapDelete))
+	mux.HandleFunc("POST /ldap/certificate", s.gate(s.ldapCertificate))
+	mux.HandleFunc("POST /ldap/test", s.gate(s.ldapTestForm))
 	mux.HandleFunc("GET /maillog", s.gate(s.maillogPage))
 	mux.HandleFunc("GET /queue", s.gate(s.queuePage))
 }

@@ -63,6 +63,20 @@ type Queue interface {
 	List() ([]queue.Message, error)
 }
 
+// WebSecurityDiagnoser makes websecuritydiagnostics' connection to the web
+// security service of a configuration and reports each step
+// (websecurity.Diagnostics); the error, when one, says what to change.
+type WebSecurityDiagnoser interface {
+	Diagnose(ctx context.Context, c *config.Config, report func(format string, args ...any)) error
+}
+
+// LDAPTester runs an accept query (PROFILE.ldapaccept) for addr under c
+// step by step, as ldaptest does (*ldapcheck.Checker); ldapcheck.ErrNoAnswer
+// means no server answered, which the report has explained.
+type LDAPTester interface {
+	Test(ctx context.Context, c *config.Config, query, addr string, report func(format string, args ...any)) (found bool, err error)
+}
+
 // Sessions records logins for who and last: begin returns touch (activity)
 // and end (logout, once).
 type Sessions interface {
@@ -84,7 +98,11 @@ type Options struct {
 	Log      MailLog
 	Queue    Queue
 	Sessions Sessions
-	Version  string
+	// WebSecurity runs the Web Security page's diagnostics and LDAP the
+	// LDAP page's test query; without them those buttons say so.
+	WebSecurity WebSecurityDiagnoser
+	LDAP        LDAPTester
+	Version     string
 	// IdleTimeout ends a browser session (and drops its pending changes)
 	// after this long without a request (default 30 minutes).
 	IdleTimeout time.Duration
@@ -101,6 +119,9 @@ type Server struct {
 	handler http.Handler
 
 	basic *remembered
+	// tagKey keys the part of an ETag that covers secrets (the LDAP bind
+	// passwords), so that a tag changes with them but says nothing of them.
+	tagKey [32]byte
 
 	mu      sync.Mutex
 	clients map[string]*client // by session id, "token:" + token hash or "basic:" + login MAC
@@ -131,6 +152,7 @@ func New(o Options) *Server {
 	sm.Cookie.Persist = false
 	s := &Server{o: o, sm: sm, clients: map[string]*client{}, basic: &remembered{seen: map[[32]byte]time.Time{}}}
 	_, _ = rand.Read(s.basic.key[:])
+	_, _ = rand.Read(s.tagKey[:])
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
