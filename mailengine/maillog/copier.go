@@ -16,9 +16,9 @@ const copyLimit = 1 << 20
 // is still written line by line, in Logf: the copy is for docker logs and
 // journald, and may trail the file by the write in progress.
 type copier struct {
-	w       io.Writer
-	mu      sync.Mutex
-	cond    *sync.Cond // signalled when buf gains lines, when a write ends, and at close
+	w      io.Writer
+	mu     sync.Mutex
+	cond   *sync.Cond // signalled when buf gains lines, when a write ends, and at close
 	buf    []byte
 	closed bool
 	done   chan struct{}
