@@ -106,9 +106,7 @@ func TestAPIWrongTokensLockTheAddressOut(t *testing.T) {
 
 func TestAPIBadBodiesChangeNothing(t *testing.T) {
 	t.Parallel()
-	b := startBox(t, adminPass)
-	w := b.browser(t)
-	w.tok = b.token(t, "admin", "ci")
+	_, w := startAPIClient(t)
 	ssl := w.get("/api/v1/ssl")
 	require.Equal(t, http.StatusOK, ssl.code)
 	tag := ssl.header.Get("ETag")
@@ -142,9 +140,7 @@ func TestAPIBadBodiesChangeNothing(t *testing.T) {
 
 func TestAPIEditCommitAbandonWithETags(t *testing.T) {
 	t.Parallel()
-	b := startBox(t, adminPass)
-	w := b.browser(t)
-	w.tok = b.token(t, "admin", "ci")
+	b, w := startAPIClient(t)
 	before := b.a.Store.Current().Version
 
 	ssl := w.get("/api/v1/ssl")
@@ -228,9 +224,7 @@ func TestAPIOperatorCannotCommit(t *testing.T) {
 // edit before it is made.
 func TestAPIAndShellEditTogether(t *testing.T) {
 	t.Parallel()
-	b := startBox(t, adminPass)
-	w := b.browser(t)
-	w.tok = b.token(t, "admin", "ci")
+	b, w := startAPIClient(t)
 
 	// The API client starts editing (its pending copy is made now).
 	ssl := w.get("/api/v1/ssl")
@@ -273,9 +267,7 @@ func TestAPIAndShellEditTogether(t *testing.T) {
 
 func TestAPICertificates(t *testing.T) {
 	t.Parallel()
-	b := startBox(t, adminPass)
-	w := b.browser(t)
-	w.tok = b.token(t, "admin", "ci")
+	_, w := startAPIClient(t)
 	list := w.get("/api/v1/certificates")
 	require.Equal(t, http.StatusOK, list.code)
 	assert.Contains(t, list.body, `"interface Management (HTTPS)"`)
@@ -307,9 +299,7 @@ func TestAPICertificates(t *testing.T) {
 
 func TestAPIReadOnlyResources(t *testing.T) {
 	t.Parallel()
-	b := startBox(t, adminPass)
-	w := b.browser(t)
-	w.tok = b.token(t, "admin", "ci")
+	_, w := startAPIClient(t)
 	for _, tt := range []struct{ path, want string }{
 		{"/api/v1/status", `"config_version"`}, {"/api/v1/listeners", `"IncomingMail"`}, {"/api/v1/interfaces", `"Management"`},
 		{"/api/v1/destinations", `"default"`}, {"/api/v1/routes", `[]`}, {"/api/v1/queue", `[]`}, {"/api/v1/maillog?lines=5", `"lines"`},
@@ -417,9 +407,7 @@ func TestAPIParallelEditsOfOneToken(t *testing.T) {
 
 func TestAPIRoutes(t *testing.T) {
 	t.Parallel()
-	b := startBox(t, adminPass)
-	w := b.browser(t)
-	w.tok = b.token(t, "admin", "ci")
+	_, w := startAPIClient(t)
 	l := w.get("/api/v1/routes")
 	require.Equal(t, http.StatusOK, l.code)
 	assert.Equal(t, "[]\n", l.body)
@@ -447,9 +435,7 @@ func TestAPIRoutes(t *testing.T) {
 
 func TestAPIDestinations(t *testing.T) {
 	t.Parallel()
-	b := startBox(t, adminPass)
-	w := b.browser(t)
-	w.tok = b.token(t, "admin", "ci")
+	_, w := startAPIClient(t)
 	l := w.get("/api/v1/destinations")
 	require.Equal(t, http.StatusOK, l.code)
 	for _, tt := range []struct{ name, path, body, want string }{
@@ -478,9 +464,7 @@ func TestAPIDestinations(t *testing.T) {
 
 func TestAPIListenerAndInterfaceEdits(t *testing.T) {
 	t.Parallel()
-	b := startBox(t, adminPass)
-	w := b.browser(t)
-	w.tok = b.token(t, "admin", "ci")
+	b, w := startAPIClient(t)
 	l := w.get("/api/v1/listeners")
 	require.Equal(t, http.StatusOK, l.code)
 	r := w.api("PUT", "/api/v1/listeners/IncomingMail", l.header.Get("ETag"), `{"tls": "required", "certificate": "Nope"}`)

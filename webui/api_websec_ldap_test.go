@@ -169,9 +169,7 @@ func toStrings(v any) []string {
 func TestAPILDAPProfilesAndTest(t *testing.T) {
 	t.Parallel()
 	s := testldap.Start(t, testldap.Options{})
-	b := startBox(t, adminPass)
-	w := b.browser(t)
-	w.tok = b.token(t, "admin", "ci")
+	b, w := startAPIClient(t)
 
 	l := w.get("/api/v1/ldap/profiles")
 	require.Equal(t, http.StatusOK, l.code)
@@ -312,9 +310,7 @@ func TestAPIPKCS12RoundTrip(t *testing.T) {
 	p12, err := os.ReadFile(filepath.Join(dir, "in.p12"))
 	require.NoError(t, err)
 
-	b := startBox(t, adminPass)
-	w := b.browser(t)
-	w.tok = b.token(t, "admin", "ci")
+	b, w := startAPIClient(t)
 	list := w.get("/api/v1/certificates")
 	tag := list.header.Get("ETag")
 

@@ -76,6 +76,16 @@ func (b *box) token(t *testing.T, user, label string) string {
 	return m[1]
 }
 
+// startAPIClient starts a box with adminPass and a client holding an API
+// token of admin's, the setup of most API tests.
+func startAPIClient(t *testing.T) (*box, *browser) {
+	t.Helper()
+	b := startBox(t, adminPass)
+	w := b.browser(t)
+	w.tok = b.token(t, "admin", "ci")
+	return b, w
+}
+
 // browser is a client with a cookie jar that does not follow redirects.
 type browser struct {
 	t   *testing.T
