@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -551,6 +552,7 @@ func (c *Conn) startTLS(arg string) bool {
 		if obs != nil {
 			obs.TLSDone(nil, err)
 		}
+		c.lingerClose()
 		return false // the connection is unusable after a failed handshake
 	}
 	_ = c.raw.SetDeadline(time.Time{})
@@ -564,6 +566,28 @@ func (c *Conn) startTLS(arg string) bool {
 		obs.TLSDone(&st, nil)
 	}
 	return true
+}
+
+// After a failed handshake the peer may already be sending: in TLS 1.3 a
+// client whose certificate is refused has finished its side of the
+// handshake and writes its first command at once. Closing with that command
+// unread makes the kernel answer with a reset, and the client can lose the
+// alert that says why (openssl then reports only "write:errno=104").
+// lingerClose sends FIN after the alert and drops what still comes, for a
+// bounded time and size, so the alert reaches the peer; kill still ends it.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 64 << 10
+)
+
+func (c *Conn) lingerClose() {
+	cw, ok := c.raw.(interface{ CloseWrite() error })
+	if !ok {
+		return
+	}
+	_ = cw.CloseWrite()
+	_ = c.raw.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, c.raw, lingerBytes)
 }
 
 // String describes the connection for error logs.

@@ -473,6 +473,39 @@ func TestFailedHandshakeIsReportedAndClosed(t *testing.T) {
 	assert.Contains(t, rec.snapshot().tls[0], "failed: ")
 }
 
+// TestRefusedClientCertificateAlertArrives: in TLS 1.3 the client has
+// finished its side before the server refuses its certificate, and writes
+// at once. The server must still deliver its alert: it half-closes and
+// drains instead of closing over unread data, which resets the connection
+// under the client's next write (openssl's "write:errno=104").
+func TestRefusedClientCertificateAlertArrives(t *testing.T) {
+	rec := &recorder{}
+	_, addr := start(t, rec, func(s *Server) {
+		s.TLS = tlsConfig(t)
+		s.TLS.ClientAuth = tls.RequireAnyClientCert
+		s.TLS.VerifyPeerCertificate = func([][]byte, [][]*x509.Certificate) error {
+			return errors.New("not a client this server trusts")
+		}
+	})
+	c := dial(t, addr)
+	c.ehlo()
+	c.check("STARTTLS", "220 2.0.0 Ready to start TLS")
+	clientCert := tlsConfig(t).Certificates
+	tc := tls.Client(c.c, &tls.Config{InsecureSkipVerify: true, Certificates: clientCert, MinVersion: tls.VersionTLS13})
+	require.NoError(t, tc.Handshake(), "in TLS 1.3 the client's side completes before the server's verdict")
+	_, err := io.WriteString(tc, "EHLO c\r\n")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(rec.snapshot().tls) == 1 }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // the server has answered the EHLO's arrival by now
+	_, err = io.WriteString(tc, "QUIT\r\n")
+	require.NoError(t, err, "a write after the refusal must not meet a reset")
+	_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = tc.Read(make([]byte, 1))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "remote error: tls: bad certificate", "the client must read the server's alert")
+	assert.Contains(t, rec.snapshot().tls[0], "failed: ")
+}
+
 // TestShutdownAnswersIdleAndFinishesData: an idle session gets 421 at
 // once; one in the middle of DATA finishes its message, gets its 250, then
 // 421; Shutdown returns when both are done.
