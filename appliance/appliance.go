@@ -129,6 +129,9 @@ func Start(ctx context.Context, opts Options) (*Appliance, error) {
 		lock.Close()
 		return nil, fmt.Errorf("opening mail_logs: %w", err)
 	}
+	for _, w := range spool.Warnings() { // what the spool found after a crash or on a bad disk
+		mlog.Warningf("queue: %s", w)
+	}
 	alog, err := maillog.Open(filepath.Join(dir, "logs"), 10<<20, 10, maillog.WithName(maillog.AuthLogName))
 	if err != nil {
 		mlog.Close()

@@ -218,3 +218,22 @@ func startTLSVersion(b *testing.B, addr string) uint16 {
 	}
 	return tc.ConnectionState().Version
 }
+
+// What the spool finds damaged at start (here the torn tail a crash leaves
+// in the newest segment) is in mail_logs for the operator.
+func TestSpoolWarningsLogged(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	opts := testOptions(t, dir, &out)
+	a := start(t, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, a.Close(ctx))
+	seg := filepath.Join(dir, "queue", "seg", "00000000000000000001.seg")
+	require.NoError(t, os.WriteFile(seg, []byte("RBQ1 torn"), 0o600))
+
+	a = start(t, opts)
+	lines, err := a.Log.Tail(50)
+	require.NoError(t, err)
+	assert.Contains(t, strings.Join(lines, "\n"), "Warning: queue: spool segment "+seg+" ended in an incomplete write")
+}

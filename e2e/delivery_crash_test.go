@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -15,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"relaybox/mailengine/address"
+	"relaybox/mailengine/queue"
 )
 
 const (
@@ -570,6 +570,12 @@ func recordedDone(t *testing.T, dir string) (done []string, orphans int) {
 	t.Helper()
 	states, err := filepath.Glob(filepath.Join(dir, "delivery", "*.json"))
 	require.NoError(t, err)
+	stored, err := queue.Inspect(filepath.Join(dir, "queue"))
+	require.NoError(t, err)
+	queued := map[string]queue.Stored{}
+	for _, m := range stored {
+		queued[strconv.FormatUint(uint64(m.MID), 10)] = m
+	}
 	for _, f := range states {
 		data, err := os.ReadFile(f)
 		require.NoError(t, err)
@@ -577,19 +583,13 @@ func recordedDone(t *testing.T, dir string) (done []string, orphans int) {
 			Done map[int]bool `json:"done"`
 		}
 		require.NoErrorf(t, json.Unmarshal(data, &st), "delivery state %s is not whole JSON after a kill: %q", f, data)
-		mid := strings.TrimSuffix(filepath.Base(f), ".json")
-		msg, err := os.ReadFile(filepath.Join(dir, "queue", "msg", mid+".msg"))
-		if errors.Is(err, fs.ErrNotExist) {
+		mid := strings.TrimLeft(strings.TrimSuffix(filepath.Base(f), ".json"), "0")
+		msg, ok := queued[mid]
+		if !ok {
 			orphans++
 			continue
 		}
-		require.NoError(t, err)
-		head, body, ok := strings.Cut(string(msg), "\n")
-		require.Truef(t, ok, "queued message %s has no header line", mid)
-		var env struct {
-			To []string `json:"to"`
-		}
-		require.NoErrorf(t, json.Unmarshal([]byte(head), &env), "queued message %s: header %q", mid, head)
+		env, body := msg.Envelope, string(msg.Body)
 		m := deliveryCrashTokenRE.FindStringSubmatch(body)
 		require.NotNilf(t, m, "queued message %s carries no token", mid)
 		for rid, ok := range st.Done {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"relaybox/mailengine/queue"
 )
 
 // The inbound tests start the appliance with --domains e2e.test, so the
@@ -76,45 +77,32 @@ func runSwaks(t *testing.T, address, to, token string, extra ...string) swaksRes
 // swaksQueuedRE matches the 250 swaks got for its message, in clear (<-) or over TLS (<~).
 var swaksQueuedRE = regexp.MustCompile(`(?m)^<[-~] +250 2\.0\.0 ok:  Message \d+ accepted`)
 
-// spoolFile is one DATA/queue/msg/<MID>.msg: a JSON header line, then the raw message.
+// spoolFile is one spooled message as queue.Inspect reads it from
+// DATA/queue: its envelope header and the raw message.
 type spoolFile struct {
 	path   string
 	header struct {
-		V        int      `json:"v"`
-		MID      uint64   `json:"mid"`
-		From     string   `json:"from"`
-		To       []string `json:"to"`
-		Listener string   `json:"listener"`
-		TLS      string   `json:"tls"`
+		MID      uint64
+		From     string
+		To       []string
+		Listener string
+		TLS      string
 	}
 	body string
 }
 
-var spoolNameRE = regexp.MustCompile(`^(\d{20})\.msg$`)
-
 // readSpool reads every message in the appliance's spool. It is safe while
-// the daemon runs: messages enter msg/ by rename, whole and fsynced.
+// the daemon runs: queue.Inspect takes no lock and reads only whole records
+// and files that were renamed into place.
 func readSpool(t *testing.T, dataDir string) []spoolFile {
 	t.Helper()
-	dir := filepath.Join(dataDir, "queue", "msg")
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return nil
-	}
+	stored, err := queue.Inspect(filepath.Join(dataDir, "queue"))
 	require.NoError(t, err)
-	var files []spoolFile
-	for _, e := range entries {
-		m := spoolNameRE.FindStringSubmatch(e.Name())
-		require.NotNilf(t, m, "unexpected file %s in the spool's msg/ directory", e.Name())
-		path := filepath.Join(dir, e.Name())
-		data, err := os.ReadFile(path)
-		require.NoError(t, err)
-		line, body, ok := strings.Cut(string(data), "\n")
-		require.Truef(t, ok, "%s has no header line:\n%q", path, data)
-		f := spoolFile{path: path, body: body}
-		require.NoErrorf(t, json.Unmarshal([]byte(line), &f.header), "%s: the header line is not JSON: %q", path, line)
-		mid, _ := strconv.ParseUint(m[1], 10, 64)
-		require.Equalf(t, mid, f.header.MID, "%s: the header names another MID", path)
+	files := make([]spoolFile, 0, len(stored))
+	for _, m := range stored {
+		f := spoolFile{path: m.Path, body: string(m.Body)}
+		f.header.MID, f.header.From, f.header.To = uint64(m.MID), m.Envelope.From, m.Envelope.To
+		f.header.Listener, f.header.TLS = m.Envelope.Listener, m.Envelope.TLS
 		files = append(files, f)
 	}
 	return files

@@ -85,12 +85,25 @@ func TestUnremovableMessageIsNotDeliveredAgain(t *testing.T) {
 	h.run(t)
 	h.queue(t, "alice@sender.test", "bob@example.net")
 	p.awaitData(t)
-	msgDir := filepath.Join(filepath.Dir(h.d.opts.StateDir), "queue", "msg")
-	chattr(t, "+i", msgDir)
+	// Whichever way the spool keeps it (a segment record, or its own file in
+	// msg/), the message cannot be removed while these are immutable.
+	spoolDir := filepath.Join(filepath.Dir(h.d.opts.StateDir), "queue")
+	locked, err := filepath.Glob(filepath.Join(spoolDir, "seg", "*.seg"))
+	require.NoError(t, err)
+	require.NotEmpty(t, locked, "the message is in a segment")
+	locked = append(locked, filepath.Join(spoolDir, "msg"))
+	for _, p := range locked {
+		chattr(t, "+i", p)
+	}
 	immutable := true
+	unlock := func() {
+		for _, p := range locked {
+			chattr(t, "-i", p)
+		}
+	}
 	t.Cleanup(func() {
 		if immutable {
-			chattr(t, "-i", msgDir)
+			unlock()
 		}
 	})
 	mend := breakDir(t, h.d.opts.StateDir)
@@ -106,13 +119,13 @@ func TestUnremovableMessageIsNotDeliveredAgain(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(logs, "cannot be removed from the queue"), "warned once: %s", logs)
 	assert.NotContains(t, logs, "Message finished")
 
-	chattr(t, "-i", msgDir)
+	unlock()
 	immutable = false
 	mend()
 	h.logContains(t, "MID 1 delivery state written; delivery resumes", "Message finished MID 1 done")
 	assert.Zero(t, h.spool.Count())
 	assert.Len(t, p.received(), 1, "delivered once")
-	_, err := os.Stat(h.d.statePath(1))
+	_, err = os.Stat(h.d.statePath(1))
 	assert.ErrorIs(t, err, os.ErrNotExist, "no state file is left behind")
 }
 

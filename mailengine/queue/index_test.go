@@ -63,21 +63,37 @@ func TestIndexAgreesWithDisk(t *testing.T) {
 	}
 }
 
-// A message the spool could not remove stays listed.
+// A message the spool could not remove stays listed, whether its removal
+// is a del record the segment refuses or an unlink msg/ refuses.
 func TestIndexKeepsWhatCouldNotBeRemoved(t *testing.T) {
-	dir := t.TempDir()
-	s := openSpool(t, dir)
-	defer s.Close()
-	mid, _, err := s.Put(context.Background(), testEnvelope(), strings.NewReader("body"), 0)
-	require.NoError(t, err)
-	lockDir(t, filepath.Join(dir, msgDirName))
-	require.Error(t, s.Remove(mid))
-	ids, err := s.IDs()
-	require.NoError(t, err)
-	assert.Equal(t, []MID{mid}, ids)
-	assert.Equal(t, 1, s.Count())
-	_, err = s.Header(mid)
-	assert.NoError(t, err)
+	for _, form := range storageForms {
+		t.Run(form.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openForm(t, dir, form.segMax, form.inlineMax)
+			defer s.Close()
+			mid, _, err := s.Put(context.Background(), testEnvelope(), strings.NewReader("body"), 0)
+			require.NoError(t, err)
+			m, err := s.Header(mid)
+			require.NoError(t, err)
+			if form.name == "segment" {
+				if os.Geteuid() != 0 {
+					t.Skip("an open segment refuses writes only when immutable (chattr +i), which needs root")
+				}
+				lockDir(t, diskPath(m.Path))
+			} else {
+				lockDir(t, filepath.Join(dir, msgDirName))
+			}
+			require.Error(t, s.Remove(mid))
+			ids, err := s.IDs()
+			require.NoError(t, err)
+			assert.Equal(t, []MID{mid}, ids)
+			assert.Equal(t, 1, s.Count())
+			_, err = s.Header(mid)
+			assert.NoError(t, err)
+			_, body := readBody(t, s, mid)
+			assert.Equal(t, "body", string(body))
+		})
+	}
 }
 
 // lockDir makes dir refuse removals until the test ends: immutable for
