@@ -15,7 +15,6 @@
 package certstore
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -129,7 +128,7 @@ func (k *KeyStore) TLSCertificates(c config.Certificate) ([]tls.Certificate, err
 	if c.ECDSAPEM == "" {
 		return []tls.Certificate{main}, nil
 	}
-	twin, err := k.load(c.Name+" (ECDSA twin)", c.ECDSAPEM, c.ECDSAKey)
+	twin, err := k.load(twinName(c.Name), c.ECDSAPEM, c.ECDSAKey)
 	if err != nil {
 		return nil, err
 	}
@@ -170,50 +169,6 @@ func (k *KeyStore) load(name, chainPEM, keyRef string) (tls.Certificate, error) 
 	return out, nil
 }
 
-// AddECDSATwin gives a self-signed RSA certificate an ECDSA P-256 twin: a
-// new key and a self-signed certificate with the same subject, names, key
-// usages and validity. A certificate signed by an authority cannot get one
-// here (the authority would have to sign the twin too), nor an ECDSA one.
-func (k *KeyStore) AddECDSATwin(c config.Certificate) (config.Certificate, error) {
-	block, _ := pem.Decode([]byte(c.PEM))
-	if block == nil {
-		return c, fmt.Errorf("certificate %q holds no PEM certificate", c.Name)
-	}
-	leaf, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return c, fmt.Errorf("certificate %q: %w", c.Name, err)
-	}
-	if _, ok := leaf.PublicKey.(*rsa.PublicKey); !ok {
-		return c, fmt.Errorf("certificate %q has no RSA key: only an RSA certificate gets an ECDSA twin", c.Name)
-	}
-	if !bytes.Equal(leaf.RawIssuer, leaf.RawSubject) || leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) != nil {
-		return c, fmt.Errorf("certificate %q is signed by %s: only a self-signed certificate gets an ECDSA twin here", c.Name, leaf.Issuer.CommonName)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return c, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
-	if err != nil {
-		return c, fmt.Errorf("making a serial number for the twin of %q: %w", c.Name, err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: leaf.Subject, NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: leaf.ExtKeyUsage, BasicConstraintsValid: true,
-		DNSNames: leaf.DNSNames, IPAddresses: leaf.IPAddresses,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return c, fmt.Errorf("signing the ECDSA twin of %q: %w", c.Name, err)
-	}
-	twin, err := k.store(c.Name, key, der)
-	if err != nil {
-		return c, err
-	}
-	c.ECDSAPEM, c.ECDSAKey = twin.PEM, twin.Key
-	return c, nil
-}
-
 // Request describes a self-signed certificate to make.
 type Request struct {
 	Name         string
@@ -227,6 +182,9 @@ type Request struct {
 	KeyType      string // "rsa" or "ecdsa"
 	KeyBits      int    // RSA: 2048 or 4096; ECDSA: 256 or 384
 	DNSNames     []string
+	// ECDSATwin also makes an ECDSA P-256 twin of an RSA certificate, with
+	// its own key and signing request (NewRequest only).
+	ECDSATwin bool
 }
 
 // SelfSigned makes a key and a self-signed certificate (SHA-256; SHA-384 for

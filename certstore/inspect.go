@@ -115,7 +115,8 @@ const ExpiryWarningDays = 30
 // SHA-1 signature anywhere in the chain (TLS 1.2 peers reject it; AsyncOS
 // seed 002), a certificate that has expired, is not yet valid or expires
 // within ExpiryWarningDays, a chain that does not verify against roots (nil
-// skips that check), and each host name the CN/SAN does not match.
+// skips that check), and each host name the CN/SAN does not match; then
+// those of its ECDSA twin that differ, each starting with TwinWarningPrefix.
 func Warnings(c config.Certificate, roots *x509.CertPool, hostnames []string, now time.Time) []string {
 	certs, err := ParseCertificates(c.PEM)
 	if err != nil {
@@ -161,7 +162,7 @@ func Warnings(c config.Certificate, roots *x509.CertPool, hostnames []string, no
 			out = append(out, fmt.Sprintf("certificate %q: CN/SAN does not match host name %s (it names %s)", c.Name, h, strings.Join(certNames(leaf), ", ")))
 		}
 	}
-	return out
+	return append(out, twinWarnings(c, isSelfSigned(leaf), roots, out, now)...)
 }
 
 // matchesHost checks a host name against the SANs and, unlike crypto/x509,

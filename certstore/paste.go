@@ -52,9 +52,12 @@ func (k *KeyStore) FromPEM(name, leafAndChainPEM, keyPEM string) (config.Certifi
 // AttachSigned completes a pending request (certconfig PASTE of the signed
 // certificate): the leaf is the pasted certificate whose public key is the
 // key of c; if none is, the certificate was not signed for this request.
-// Intermediates are handled as in FromPEM. The result keeps c's name and key
-// and has CSR cleared. A certificate re-signed for the same key (a renewal)
-// is accepted the same way when c has no pending request. Nothing is written.
+// Intermediates are handled as in FromPEM. The result keeps c's name, key
+// and ECDSA twin and has CSR cleared. A certificate re-signed for the same
+// key (a renewal) is accepted the same way when c has no pending request.
+// When c has an ECDSA twin, a certificate for the twin's key is taken as the
+// twin's (its subject and names checked as TwinFromPEM does, ECDSACSR
+// cleared, its warnings prefixed with TwinWarningPrefix). Nothing is written.
 func (k *KeyStore) AttachSigned(c config.Certificate, leafAndChainPEM string) (config.Certificate, []string, error) {
 	if _, err := k.Get(c.Key); err != nil {
 		return config.Certificate{}, nil, fmt.Errorf("certificate %q: %w (make a new request with NEW)", c.Name, err)
@@ -64,13 +67,30 @@ func (k *KeyStore) AttachSigned(c config.Certificate, leafAndChainPEM string) (c
 		return config.Certificate{}, nil, err
 	}
 	leaf, others := pickLeaf(certs, c.Key)
+	if leaf == nil && c.ECDSAKey != "" {
+		if twin, rest := pickLeaf(certs, c.ECDSAKey); twin != nil {
+			if _, err := k.Get(c.ECDSAKey); err != nil {
+				return config.Certificate{}, nil, fmt.Errorf("the ECDSA twin of %q: %w (make it again with ECDSA NEW)", c.Name, err)
+			}
+			main, err := rsaLeaf(c)
+			if err != nil {
+				return config.Certificate{}, nil, err
+			}
+			return k.fitTwin(c, main, c.ECDSAKey, twin, rest, false, "pasted")
+		}
+	}
 	if leaf == nil {
-		return config.Certificate{}, nil, fmt.Errorf("the certificate does not match the request's key: it was not signed for this request of %q (paste the certificate the authority issued for this profile's CSR, or submit the CSR again)", c.Name)
+		also := ""
+		if c.ECDSAKey != "" {
+			also = " or its ECDSA twin's"
+		}
+		return config.Certificate{}, nil, fmt.Errorf("the certificate does not match the request's key%s: it was not signed for this request of %q (paste the certificate the authority issued for this profile's CSR, or submit the CSR again)", also, c.Name)
 	}
 	out, warnings, err := chainCertificate(c.Name, c.Key, leaf, others, false)
 	if err != nil {
 		return config.Certificate{}, nil, err
 	}
+	out.ECDSAPEM, out.ECDSAKey, out.ECDSACSR = c.ECDSAPEM, c.ECDSAKey, c.ECDSACSR
 	return out, warnings, nil
 }
 

@@ -1,6 +1,7 @@
 package certstore
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -46,6 +47,9 @@ var requestedEKU = []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 1}, {1, 3, 6
 // fields within their X.509 lengths, DNS names that are host names or IP
 // addresses — and stores the key last, so a refusal writes nothing. The
 // returned certificate has CSR set to the PEM request; AttachSigned completes it.
+// With r.ECDSATwin (RSA keys only) it also has an ECDSA P-256 twin with the
+// same subject, names and validity, self-signed, and the twin's own request
+// in ECDSACSR: the authority signs both, and AttachSigned takes either.
 func (k *KeyStore) NewRequest(r Request) (config.Certificate, error) {
 	r.CommonName = strings.TrimSpace(r.CommonName)
 	r.Country = strings.ToUpper(strings.TrimSpace(r.Country))
@@ -67,26 +71,56 @@ func (k *KeyStore) NewRequest(r Request) (config.Certificate, error) {
 	if err != nil {
 		return config.Certificate{}, fmt.Errorf("signing certificate %q: %w", r.Name, err)
 	}
-	eku, err := asn1.Marshal(requestedEKU)
+	csrTmpl, err := requestTemplate(r.Name, r.subject(), tmpl.DNSNames, tmpl.IPAddresses)
 	if err != nil {
-		return config.Certificate{}, fmt.Errorf("encoding the extended key usage of %q: %w", r.Name, err)
-	}
-	csrTmpl := &x509.CertificateRequest{
-		Subject:         r.subject(),
-		DNSNames:        tmpl.DNSNames,
-		IPAddresses:     tmpl.IPAddresses,
-		ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Value: eku}},
+		return config.Certificate{}, err
 	}
 	csr, err := x509.CreateCertificateRequest(rand.Reader, csrTmpl, key)
 	if err != nil {
 		return config.Certificate{}, fmt.Errorf("making the signing request of %q: %w", r.Name, err)
+	}
+	var (
+		twinKey crypto.Signer
+		twinDER []byte
+		twinCSR string
+	)
+	if r.ECDSATwin {
+		leaf, err := x509.ParseCertificate(der)
+		if err != nil {
+			return config.Certificate{}, fmt.Errorf("certificate %q: %w", r.Name, err)
+		}
+		if twinKey, twinDER, twinCSR, err = makeTwin(r.Name, leaf, true); err != nil {
+			return config.Certificate{}, err
+		}
 	}
 	c, err := k.store(r.Name, key, der)
 	if err != nil {
 		return config.Certificate{}, err
 	}
 	c.CSR = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))
+	if r.ECDSATwin {
+		twin, err := k.store(r.Name, twinKey, twinDER)
+		if err != nil {
+			return config.Certificate{}, err
+		}
+		c.ECDSAPEM, c.ECDSAKey, c.ECDSACSR = twin.PEM, twin.Key, twinCSR
+	}
 	return c, nil
+}
+
+// requestTemplate is a signing request for subject and names that also asks
+// for the serverAuth and clientAuth extended key usages.
+func requestTemplate(name string, subject pkix.Name, dns []string, ips []net.IP) (*x509.CertificateRequest, error) {
+	eku, err := asn1.Marshal(requestedEKU)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the extended key usage of %q: %w", name, err)
+	}
+	return &x509.CertificateRequest{
+		Subject:         subject,
+		DNSNames:        dns,
+		IPAddresses:     ips,
+		ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Value: eku}},
+	}, nil
 }
 
 // validateRequest checks everything NewRequest is given before any key is made.
@@ -110,6 +144,9 @@ func validateRequest(r Request) error {
 	}
 	if r.Days > MaxDays {
 		return fmt.Errorf("validity of %d days is too long: use 1 to %d days", r.Days, MaxDays)
+	}
+	if r.ECDSATwin && r.KeyType != "rsa" {
+		return fmt.Errorf("certificate %q: an ECDSA twin is made for an RSA certificate, and this one has an ECDSA key: choose an RSA key (2048 or 4096 bits) for an RSA + ECDSA pair, or no twin", r.Name)
 	}
 	for _, n := range r.DNSNames {
 		if net.ParseIP(n) == nil && !isHostName(n) {

@@ -27,6 +27,12 @@ Issued By, Status, Remaining) and offers:
   EXPORT  a PKCS#12 file into the configuration directory
   DELETE  a certificate that nothing uses
   PRINT   a certificate, its chain, where it is used, and warnings
+  ECDSA   the ECDSA twin of an RSA certificate: NEW (self-signed, with its CSR
+          when the certificate awaits signing), PASTE or IMPORT the one an
+          authority issued (same subject and names), DELETE
+An RSA certificate may hold an ECDSA P-256 twin: servers offer it to clients
+that accept ECDSA, and the RSA certificate to the others. NEW offers RSA keys
+with a twin; EDIT takes the signed certificate for either key.
 certconfig → CERTAUTHORITY manages the trust store used to verify peers: the
 system authorities (SYSTEM: ENABLE or DISABLE) and custom ones (CUSTOM: ENABLE
 or DISABLE, IMPORT, PASTE, EXPORT, DELETE, PRINT).
@@ -36,13 +42,18 @@ Enter at a question without a default goes back to the menu.
 
 Batch forms:
   certconfig list
-  certconfig new NAME cn=CN c=CC [o=ORG] [ou=UNIT] [l=CITY] [st=STATE] [days=N] [key=rsa2048|rsa4096|ecdsa256|ecdsa384] [csr=FILE]
-  certconfig signed NAME FILE          (signed certificate + intermediates, PEM, from DATA/configs)
+  certconfig new NAME cn=CN c=CC [o=ORG] [ou=UNIT] [l=CITY] [st=STATE] [days=N]
+      [key=rsa2048|rsa4096|ecdsa256|ecdsa384|rsa2048+ecdsa256|rsa4096+ecdsa256] [twin=yes|no] [csr=FILE]
+                                       (twin=yes, or key=rsa…+ecdsa256: also an ECDSA P-256 twin; its CSR goes to FILE-ecdsa)
+  certconfig signed NAME FILE          (signed certificate + intermediates, PEM, from DATA/configs;
+                                        the RSA certificate's or the ECDSA twin's)
   certconfig csr NAME FILE             (write the pending CSR to DATA/configs/FILE)
   certconfig import NAME FILE PASSPHRASE
   certconfig export NAME FILE PASSPHRASE
   certconfig print NAME
   certconfig delete NAME
+  certconfig ecdsa NAME new | paste CERTFILE KEYFILE | import FILE PASSPHRASE | csr FILE | delete
+                                       (the ECDSA twin of an RSA certificate; files in DATA/configs)
   certconfig ca import NAME FILE | ca delete NAME | ca export FILE | ca system enable|disable | ca custom enable|disable
 Changes are pending until commit.`
 
@@ -53,6 +64,9 @@ type Certs interface {
 	AttachSigned(c config.Certificate, leafAndChainPEM string) (config.Certificate, []string, error)
 	ImportPKCS12(ctx context.Context, name string, data []byte, passphrase string) (config.Certificate, []string, error)
 	ExportPKCS12(c config.Certificate, passphrase string) ([]byte, error)
+	AddECDSATwin(c config.Certificate) (config.Certificate, error)
+	TwinFromPEM(c config.Certificate, leafAndChainPEM, keyPEM string) (config.Certificate, []string, error)
+	TwinFromPKCS12(ctx context.Context, c config.Certificate, data []byte, passphrase string) (config.Certificate, []string, error)
 }
 
 func certconfig(app *App) shell.Command {
@@ -112,8 +126,21 @@ func printCertList(s *shell.Session, c *config.Config) {
 		}
 		s.Printf("%-9s %-20s %-20s %-10s %d days\n", cut(cert.Name, 9), cut(info.CommonName, 20), cut(info.IssuedBy, 20),
 			certStatus(c, cert, info, now), info.RemainingDays(now))
+		if twin, ok := certstore.Twin(cert); ok {
+			// The twin's row, under its certificate's.
+			info, err := certstore.Inspect(twin)
+			if err != nil {
+				s.Printf("%-9s (unreadable: %v)\n", twinRow, err)
+				continue
+			}
+			s.Printf("%-9s %-20s %-20s %-10s %d days\n", twinRow, cut(info.CommonName, 20), cut(info.IssuedBy, 20),
+				certStatus(c, cert, info, now), info.RemainingDays(now))
+		}
 	}
 }
+
+// twinRow names the row of a certificate's ECDSA twin in the list.
+const twinRow = " +ECDSA"
 
 func certificateMenu(s *shell.Session, app *App) error {
 	c := func() *config.Config { return s.Pending.Config() }
@@ -138,6 +165,7 @@ func certificateMenu(s *shell.Session, app *App) error {
 			printCertificate(s, c(), cert)
 			return nil
 		})},
+		menuOp{"ECDSA", "Add, replace or remove the ECDSA twin of an RSA certificate", picked("pair with an ECDSA twin", func(cert config.Certificate) error { return twinMenu(s, app, cert.Name) })},
 	))
 }
 
@@ -187,25 +215,45 @@ func storeCertificate(s *shell.Session, cert config.Certificate, warnings []stri
 
 // printWarnings prints the certificate's warnings and the given ones, each once.
 func printWarnings(s *shell.Session, c *config.Config, cert config.Certificate, more ...string) {
+	printSomeWarnings(s, c, cert, func(string) bool { return true }, more...)
+}
+
+// printSomeWarnings is printWarnings for the warnings that only keeps.
+func printSomeWarnings(s *shell.Session, c *config.Config, cert config.Certificate, only func(string) bool, more ...string) {
 	roots, _ := certstore.TrustPool(c.Trust)
 	seen := map[string]bool{}
 	for _, w := range append(more, certstore.Warnings(cert, roots, certHosts(c, cert.Name), time.Now())...) {
-		if !seen[w] {
+		if !seen[w] && only(w) {
 			seen[w] = true
 			s.Println("Warning:", w)
 		}
 	}
 }
 
+// keyChoices are NEW's keys. The pairs come last, so that scripts written
+// for the first four still choose what they did; "key=rsa2048+ecdsa256" is
+// "key=rsa2048 twin=yes".
 var keyChoices = []struct {
 	label, word string
 	typ         string
 	bits        int
+	twin        bool
 }{
-	{"RSA 2048 bits", "rsa2048", "rsa", 2048},
-	{"RSA 4096 bits", "rsa4096", "rsa", 4096},
-	{"ECDSA P-256", "ecdsa256", "ecdsa", 256},
-	{"ECDSA P-384", "ecdsa384", "ecdsa", 384},
+	{"RSA 2048 bits", "rsa2048", "rsa", 2048, false},
+	{"RSA 4096 bits", "rsa4096", "rsa", 4096, false},
+	{"ECDSA P-256", "ecdsa256", "ecdsa", 256, false},
+	{"ECDSA P-384", "ecdsa384", "ecdsa", 384, false},
+	{"RSA 2048 bits and an ECDSA P-256 twin (same subject and validity)", "rsa2048+ecdsa256", "rsa", 2048, true},
+	{"RSA 4096 bits and an ECDSA P-256 twin (same subject and validity)", "rsa4096+ecdsa256", "rsa", 4096, true},
+}
+
+// keyWords lists the key= words for messages.
+func keyWords() string {
+	words := make([]string, len(keyChoices))
+	for i, k := range keyChoices {
+		words[i] = k.word
+	}
+	return strings.Join(words, "|")
 }
 
 // certDaysRange bounds a new certificate's validity.
@@ -255,29 +303,71 @@ func newDialog(s *shell.Session, app *App) error {
 	if err != nil {
 		return err
 	}
-	r.KeyType, r.KeyBits = keyChoices[k].typ, keyChoices[k].bits
+	r.KeyType, r.KeyBits, r.ECDSATwin = keyChoices[k].typ, keyChoices[k].bits, keyChoices[k].twin
 	s.Println("Generating the key and the certificate signing request...")
 	cert, err := newCertificate(s, app, r)
 	if err != nil {
 		return err
 	}
 	s.Printf("Certificate %q created (self-signed until you paste the signed certificate with EDIT).\n", name)
+	if cert.ECDSACSR != "" {
+		s.Printf("Its ECDSA P-256 twin has a signing request of its own: have both signed, and paste each with EDIT.\n")
+	}
 	how, err := s.Choose("What do you want to do with the certificate signing request (CSR)?", []string{"Print it", "Write it to a file in the configuration directory", "Nothing now"}, 1)
 	if err != nil {
 		return err
 	}
 	switch how {
 	case 0:
-		s.Println()
-		s.Print(cert.CSR)
+		printCSRs(s, cert)
 	case 1:
-		file, err := s.Text("Enter the file name for the CSR:", cert.Name+".csr", nil)
+		file, err := s.Text("Enter the file name for the CSR:", cert.Name+".csr", check(func(a string) (string, error) { return configFile(app, a) }))
 		if err != nil {
 			return err
 		}
-		return writeConfigFile(s, app, file, []byte(cert.CSR))
+		twinFile := ""
+		if cert.ECDSACSR != "" {
+			if twinFile, err = s.Text("Enter the file name for the ECDSA twin's CSR:", twinCSRFile(file), check(func(a string) (string, error) { return configFile(app, a) })); err != nil {
+				return err
+			}
+		}
+		return writeCSRs(s, app, cert, file, twinFile)
 	}
 	return nil
+}
+
+// twinCSRFile is the default file of a twin's CSR beside the file of its
+// certificate's: mail.csr → mail-ecdsa.csr.
+func twinCSRFile(file string) string {
+	if i := strings.LastIndex(file, "."); i > 0 {
+		return file[:i] + "-ecdsa" + file[i:]
+	}
+	return file + "-ecdsa"
+}
+
+// printCSRs prints the pending signing requests of cert and of its twin.
+func printCSRs(s *shell.Session, cert config.Certificate) {
+	if cert.CSR != "" {
+		s.Println()
+		s.Print(cert.CSR)
+	}
+	if cert.ECDSACSR != "" {
+		s.Println()
+		s.Println("The ECDSA twin's signing request:")
+		s.Print(cert.ECDSACSR)
+	}
+}
+
+// writeCSRs writes the signing request of cert to file and, when twinFile
+// is set, its twin's to twinFile.
+func writeCSRs(s *shell.Session, app *App, cert config.Certificate, file, twinFile string) error {
+	if err := writeConfigFile(s, app, file, []byte(cert.CSR)); err != nil {
+		return err
+	}
+	if twinFile == "" || cert.ECDSACSR == "" {
+		return nil
+	}
+	return writeConfigFile(s, app, twinFile, []byte(cert.ECDSACSR))
 }
 
 // newCertificate makes the key, the self-signed certificate and its CSR.
@@ -342,16 +432,26 @@ func pasteDialog(s *shell.Session, app *App) error {
 }
 
 func editDialog(s *shell.Session, app *App, cert config.Certificate) error {
-	if cert.CSR != "" {
-		view, err := s.YesNo("Do you want to view the certificate signing request?", false)
+	if cert.CSR != "" || cert.ECDSACSR != "" {
+		question := "Do you want to view the certificate signing request?"
+		if cert.CSR != "" && cert.ECDSACSR != "" {
+			question = "Do you want to view the certificate signing requests (RSA and ECDSA twin)?"
+		} else if cert.CSR == "" {
+			question = "Do you want to view the ECDSA twin's certificate signing request?"
+		}
+		view, err := s.YesNo(question, false)
 		if err != nil {
 			return err
 		}
 		if view {
-			s.Print(cert.CSR)
+			printCSRs(s, cert)
 		}
 	}
-	update, err := s.YesNo("Do you want to paste a signed certificate for this key?", false)
+	question := "Do you want to paste a signed certificate for this key?"
+	if cert.ECDSAKey != "" {
+		question = "Do you want to paste a signed certificate for this key or its ECDSA twin's?"
+	}
+	update, err := s.YesNo(question, false)
 	if err != nil || !update {
 		return err
 	}
@@ -462,11 +562,6 @@ func printCertificate(s *shell.Session, c *config.Config, cert config.Certificat
 	s.Printf("Status:              %s\n", certStatus(c, cert, info, now))
 	s.Printf("Valid:               %s to %s (%d days left)\n", stamp(info.NotBefore), stamp(info.NotAfter), info.RemainingDays(now))
 	s.Printf("Key:                 %s\n", info.KeyType)
-	if cert.ECDSAPEM != "" {
-		if twin, err := certstore.Inspect(config.Certificate{Name: cert.Name, PEM: cert.ECDSAPEM, Key: cert.ECDSAKey}); err == nil {
-			s.Printf("ECDSA twin:          %s, SHA-256 fingerprint %s (offered first to clients that accept ECDSA)\n", twin.KeyType, twin.SHA256Fingerprint)
-		}
-	}
 	s.Printf("Signature algorithm: %s\n", info.SignatureAlgorithm)
 	s.Printf("Names:               %s\n", strings.Join(append(append([]string{}, info.DNSNames...), info.IPs...), ", "))
 	s.Printf("Serial:              %s\n", info.SerialHex)
@@ -480,20 +575,49 @@ func printCertificate(s *shell.Session, c *config.Config, cert config.Certificat
 	if info.Pending {
 		s.Println("Signing request:     pending (paste the signed certificate with EDIT)")
 	}
+	printTwin(s, cert, now)
 	printWarnings(s, c, cert)
 	s.Println()
 	s.Print(cert.PEM)
+	if cert.ECDSAPEM != "" {
+		s.Println()
+		s.Println("ECDSA twin:")
+		s.Print(cert.ECDSAPEM)
+	}
+}
+
+// printTwin prints the ECDSA twin lines of PRINT (never its key).
+func printTwin(s *shell.Session, cert config.Certificate, now time.Time) {
+	twin, ok := certstore.Twin(cert)
+	if !ok {
+		return
+	}
+	info, err := certstore.Inspect(twin)
+	if err != nil {
+		s.Printf("ECDSA twin:          unreadable (%v): remove it with ECDSA DELETE, or paste it again\n", err)
+		return
+	}
+	s.Printf("ECDSA twin:          %s, SHA-256 fingerprint %s (offered first to clients that accept ECDSA)\n", info.KeyType, info.SHA256Fingerprint)
+	s.Printf("ECDSA twin valid:    %s to %s (%d days left)\n", stamp(info.NotBefore), stamp(info.NotAfter), info.RemainingDays(now))
+	s.Printf("ECDSA twin issuer:   %s (%s, chain: %d certificate(s))\n", info.IssuedBy, info.SignatureAlgorithm, info.ChainLength)
+	if info.Pending {
+		s.Println("ECDSA twin request:  pending (paste its signed certificate with EDIT)")
+	}
 }
 
 // certSecrets names the passphrase of "certconfig import|export NAME FILE
 // PASSPHRASE" as secret, and every word after it too: a passphrase with a
 // blank typed without quotes is split into several words.
 func certSecrets(args []string) []int {
-	if len(args) < 4 || (!strings.EqualFold(args[0], "import") && !strings.EqualFold(args[0], "export")) {
+	from := 3
+	switch {
+	case len(args) >= 5 && strings.EqualFold(args[0], "ecdsa") && strings.EqualFold(args[2], "import"):
+		from = 4 // certconfig ecdsa NAME import FILE PASSPHRASE
+	case len(args) < 4 || (!strings.EqualFold(args[0], "import") && !strings.EqualFold(args[0], "export")):
 		return nil
 	}
 	var out []int
-	for i := 3; i < len(args); i++ {
+	for i := from; i < len(args); i++ {
 		out = append(out, i)
 	}
 	return out
@@ -516,9 +640,18 @@ func newRequest(name string, kv map[string]string) (certstore.Request, error) {
 			}
 		}
 		if i < 0 {
-			return r, fmt.Errorf("key=%q is not offered: use rsa2048, rsa4096, ecdsa256 or ecdsa384", k)
+			return r, fmt.Errorf("key=%q is not offered: use %s", k, strings.ReplaceAll(keyWords(), "|", ", "))
 		}
-		r.KeyType, r.KeyBits = keyChoices[i].typ, keyChoices[i].bits
+		r.KeyType, r.KeyBits, r.ECDSATwin = keyChoices[i].typ, keyChoices[i].bits, keyChoices[i].twin
+	}
+	if t, ok := kv["twin"]; ok {
+		switch strings.ToLower(t) {
+		case "yes", "y":
+			r.ECDSATwin = true
+		case "no", "n":
+		default:
+			return r, fmt.Errorf("twin=%q is neither yes nor no: twin=yes also makes an ECDSA P-256 twin of an RSA certificate", t)
+		}
 	}
 	return r, nil
 }
@@ -552,9 +685,9 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		return nil
 	case "new":
 		if len(args) < 3 {
-			return usage("certconfig", "certconfig new NAME cn=CN c=CC [o=…] [ou=…] [l=…] [st=…] [days=N] [key=rsa2048|rsa4096|ecdsa256|ecdsa384] [csr=FILE]")
+			return usage("certconfig", "certconfig new NAME cn=CN c=CC [o=…] [ou=…] [l=…] [st=…] [days=N] [key="+keyWords()+"] [twin=yes|no] [csr=FILE]")
 		}
-		kv, err := parseKV(args[2:], "cn", "o", "ou", "l", "st", "c", "days", "key", "csr")
+		kv, err := parseKV(args[2:], "cn", "o", "ou", "l", "st", "c", "days", "key", "twin", "csr")
 		if err != nil {
 			return err
 		}
@@ -569,12 +702,18 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		if _, err := configFile(app, file); csr && err != nil {
 			return err
 		}
+		if _, err := configFile(app, twinCSRFile(file)); csr && r.ECDSATwin && err != nil {
+			return err
+		}
 		cert, err := newCertificate(s, app, r)
 		if err != nil || !csr {
 			return err
 		}
-		return writeConfigFile(s, app, file, []byte(cert.CSR))
+		return writeCSRs(s, app, cert, file, twinCSRFile(file))
 	case "csr":
+		if cert.CSR == "" && cert.ECDSACSR != "" {
+			return fmt.Errorf("certificate %q has no pending signing request, but its ECDSA twin has one: certconfig ecdsa %s csr FILE writes it", cert.Name, cert.Name)
+		}
 		if cert.CSR == "" {
 			return fmt.Errorf("certificate %q has no pending signing request", cert.Name)
 		}
@@ -609,6 +748,213 @@ func certBatch(s *shell.Session, app *App, args []string) error {
 		return c.DeleteCertificate(args[1])
 	case "ca":
 		return caBatch(s, app, args[1:])
+	case "ecdsa":
+		return twinBatch(s, app, args[1:])
 	}
-	return usage("certconfig", "certconfig list|new|csr|signed|import|export|print|delete|ca … (see help certconfig)")
+	return usage("certconfig", "certconfig list|new|csr|signed|import|export|print|delete|ecdsa|ca … (see help certconfig)")
+}
+
+// twinMenu is CERTIFICATE → ECDSA for the certificate name: it says which
+// ECDSA twin the certificate has and offers what can be done with it. The
+// operations ask first, so Enter goes back without a change.
+func twinMenu(s *shell.Session, app *App, name string) error {
+	cur := func() config.Certificate { return *s.Pending.Config().Certificate(name) }
+	if err := certstore.CanHaveTwin(cur()); err != nil {
+		return err
+	}
+	return loopMenu(s, func() { printTwinState(s, cur()) }, func() []menuOp {
+		has := cur().ECDSAPEM != ""
+		var ops []menuOp
+		if !has {
+			ops = append(ops, menuOp{"NEW", "Create a self-signed ECDSA P-256 twin (with its CSR when the certificate awaits signing)", func() error { return twinNewDialog(s, app, cur()) }})
+		}
+		replacing := ""
+		if has {
+			replacing = ", replacing the current twin"
+		}
+		ops = append(ops,
+			menuOp{"PASTE", "Paste an ECDSA certificate, its private key and intermediates" + replacing, func() error { return twinPasteDialog(s, app, cur()) }},
+			menuOp{"IMPORT", "Import an ECDSA certificate and its key from a PKCS#12 file" + replacing, func() error { return twinImportDialog(s, app, cur()) }})
+		if has {
+			ops = append(ops, menuOp{"DELETE", "Remove the ECDSA twin (the RSA certificate stays)", func() error { return twinDeleteDialog(s, cur()) }})
+		}
+		return ops
+	})
+}
+
+// printTwinState says whether cert has an ECDSA twin, and which.
+func printTwinState(s *shell.Session, cert config.Certificate) {
+	s.Println()
+	twin, ok := certstore.Twin(cert)
+	if !ok {
+		s.Printf("Certificate %q has no ECDSA twin: every client gets its RSA certificate.\n", cert.Name)
+		return
+	}
+	info, err := certstore.Inspect(twin)
+	if err != nil {
+		s.Printf("Certificate %q has an ECDSA twin that does not read (%v): remove it with DELETE, or paste it again.\n", cert.Name, err)
+		return
+	}
+	pending := ""
+	if info.Pending {
+		pending = ", its signing request pending"
+	}
+	s.Printf("Certificate %q has the ECDSA twin %s issued by %s, valid until %s%s,\nSHA-256 fingerprint %s.\n",
+		cert.Name, info.KeyType, info.IssuedBy, stamp(info.NotAfter), pending, info.SHA256Fingerprint)
+}
+
+func twinNewDialog(s *shell.Session, app *App, cert config.Certificate) error {
+	ok, err := s.YesNo(fmt.Sprintf("Do you want to create a self-signed ECDSA P-256 twin for %q?", cert.Name), false)
+	if err != nil || !ok {
+		return err
+	}
+	return twinNew(s, app, cert)
+}
+
+func twinPasteDialog(s *shell.Session, app *App, cert config.Certificate) error {
+	ok, err := s.YesNo(fmt.Sprintf("Do you want to paste an ECDSA certificate and its private key as the twin of %q?", cert.Name), false)
+	if err != nil || !ok {
+		return err
+	}
+	certText, err := s.BlockChecked("Paste the ECDSA certificate in PEM format.", checkCertificates)
+	if err != nil {
+		return err
+	}
+	keyText, err := s.BlockChecked("Paste its private key in PEM format.", checkKey)
+	if err != nil {
+		return err
+	}
+	chain, err := intermediates(s)
+	if err != nil {
+		return err
+	}
+	return twinPaste(s, app, cert, certText+chain, keyText)
+}
+
+func twinImportDialog(s *shell.Session, app *App, cert config.Certificate) error {
+	data, err := askConfigFile(s, app, "Enter the name of the PKCS#12 file in the configuration directory that holds the ECDSA certificate and key:")
+	if err != nil {
+		return err
+	}
+	_, err = askPassphrase(s, "Enter passphrase:", func(p string) error { return twinImport(s, app, cert, data, p) })
+	return err
+}
+
+func twinDeleteDialog(s *shell.Session, cert config.Certificate) error {
+	ok, err := s.YesNo(fmt.Sprintf("Are you sure you want to remove the ECDSA twin of %q?", cert.Name), false)
+	if err != nil || !ok {
+		return err
+	}
+	return twinDelete(s, cert)
+}
+
+// twinNew, twinPaste, twinImport and twinDelete are the ECDSA operations of
+// both the dialog and the batch form.
+
+func twinNew(s *shell.Session, app *App, cert config.Certificate) error {
+	paired, err := app.Certs.AddECDSATwin(cert)
+	if err != nil {
+		return err
+	}
+	if err := storeTwin(s, paired, nil, "created"); err != nil {
+		return err
+	}
+	if paired.ECDSACSR != "" {
+		s.Printf("Its signing request is pending: have it signed with the certificate's (certconfig ecdsa %s csr FILE writes it), and paste it with EDIT.\n", cert.Name)
+	}
+	return nil
+}
+
+func twinPaste(s *shell.Session, app *App, cert config.Certificate, chain, key string) error {
+	paired, warnings, err := app.Certs.TwinFromPEM(cert, chain, key)
+	if err != nil {
+		return err
+	}
+	return storeTwin(s, paired, warnings, "added")
+}
+
+func twinImport(s *shell.Session, app *App, cert config.Certificate, data []byte, passphrase string) error {
+	paired, warnings, err := app.Certs.TwinFromPKCS12(s.Context(), cert, data, passphrase)
+	if err != nil {
+		return err
+	}
+	return storeTwin(s, paired, warnings, "imported")
+}
+
+// storeTwin stores a certificate whose twin was made, pasted or imported,
+// and says so and where it will be offered.
+func storeTwin(s *shell.Session, paired config.Certificate, warnings []string, done string) error {
+	c := s.Pending.Config()
+	if err := c.PutCertificate(paired); err != nil {
+		return err
+	}
+	// Only the twin's warnings: those of its certificate are not news.
+	printSomeWarnings(s, c, paired, func(w string) bool { return strings.HasPrefix(w, certstore.TwinWarningPrefix) }, warnings...)
+	s.Printf("The ECDSA twin of certificate %q was %s.\n", paired.Name, done)
+	if uses := s.Pending.Config().CertificateUsers(paired.Name); len(uses) > 0 {
+		s.Printf("After commit it is offered to the clients that accept ECDSA by %s; the others get the RSA certificate.\n", strings.Join(uses, ", "))
+	}
+	return nil
+}
+
+func twinDelete(s *shell.Session, cert config.Certificate) error {
+	if cert.ECDSAPEM == "" {
+		return fmt.Errorf("certificate %q has no ECDSA twin to remove (certconfig print %s shows it)", cert.Name, cert.Name)
+	}
+	c := s.Pending.Config()
+	if err := c.PutCertificate(certstore.WithoutTwin(cert)); err != nil {
+		return err
+	}
+	s.Printf("The ECDSA twin of certificate %q was removed.\n", cert.Name)
+	if uses := c.CertificateUsers(cert.Name); len(uses) > 0 {
+		s.Printf("Certificate %q is in use by %s: after commit they offer only its RSA certificate.\n", cert.Name, strings.Join(uses, ", "))
+	}
+	return nil
+}
+
+// twinBatch is "certconfig ecdsa NAME new|paste|import|csr|delete …".
+func twinBatch(s *shell.Session, app *App, args []string) error {
+	const form = "certconfig ecdsa NAME new | paste CERTFILE KEYFILE | import FILE PASSPHRASE | csr FILE | delete"
+	if len(args) < 2 {
+		return usage("certconfig", form)
+	}
+	n := map[string]int{"new": 2, "paste": 4, "import": 4, "csr": 3, "delete": 2}
+	verb := strings.ToLower(args[1])
+	if want, ok := n[verb]; !ok || len(args) != want {
+		return usage("certconfig", form)
+	}
+	found, err := s.Pending.Config().FindCertificate(args[0])
+	if err != nil {
+		return err
+	}
+	cert := *found
+	switch verb {
+	case "new":
+		return twinNew(s, app, cert)
+	case "paste":
+		chain, err := readConfigFile(app, args[2])
+		if err != nil {
+			return err
+		}
+		key, err := readConfigFile(app, args[3])
+		if err != nil {
+			return err
+		}
+		return twinPaste(s, app, cert, string(chain), string(key))
+	case "import":
+		if err := checkBatchSecret("passphrase", args[3]); err != nil {
+			return err
+		}
+		data, err := readConfigFile(app, args[2])
+		if err != nil {
+			return err
+		}
+		return twinImport(s, app, cert, data, args[3])
+	case "csr":
+		if cert.ECDSACSR == "" {
+			return fmt.Errorf("certificate %q has no ECDSA twin with a pending signing request", cert.Name)
+		}
+		return writeConfigFile(s, app, args[2], []byte(cert.ECDSACSR))
+	}
+	return twinDelete(s, cert)
 }

@@ -363,14 +363,19 @@ type Certificate struct {
 	// CSR is the PEM certificate signing request awaiting its signed
 	// certificate (status "Not signed"); empty once the signed one is pasted.
 	CSR string `yaml:"csr,omitempty"`
-	// ECDSAPEM and ECDSAKey are the profile's ECDSA P-256 twin of an RSA
-	// certificate (the Demo certificate has one): the same subject, names
-	// and validity under an ECDSA key. Servers offer both, and each
+	// ECDSAPEM and ECDSAKey are the profile's ECDSA twin of an RSA
+	// certificate (the Demo certificate has one; certconfig NEW and ECDSA
+	// give any RSA profile one): the same subject and names under an ECDSA
+	// key (P-256, or P-384 when imported), leaf first then intermediates,
+	// and its key file, stored like Key. Servers offer both, and each
 	// handshake gets the ECDSA one when the client supports it (a P-256
 	// signature costs a small fraction of an RSA-2048 one); clients of the
 	// box present the RSA one. Empty for a profile without a twin.
 	ECDSAPEM string `yaml:"ecdsa_pem,omitempty"`
 	ECDSAKey string `yaml:"ecdsa_key,omitempty"`
+	// ECDSACSR is the twin's pending signing request, as CSR is the RSA
+	// certificate's; empty once its signed certificate is pasted.
+	ECDSACSR string `yaml:"ecdsa_csr,omitempty"`
 }
 
 // User is an account for SSH and the GUI (see docs/access.md).

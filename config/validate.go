@@ -200,7 +200,7 @@ func (v *validator) certificate(path string, cert Certificate, others []string) 
 	block, _ := pem.Decode([]byte(cert.PEM))
 	v.check(block != nil && block.Type == "CERTIFICATE", path+".pem", "certificate %q holds no PEM CERTIFICATE block", cert.Name)
 	v.check(keyRefRE.MatchString(cert.Key), path+".key", "certificate %q has no valid key reference (64 hex digits)", cert.Name)
-	if cert.ECDSAPEM != "" || cert.ECDSAKey != "" {
+	if cert.ECDSAPEM != "" || cert.ECDSAKey != "" || cert.ECDSACSR != "" {
 		twin, _ := pem.Decode([]byte(cert.ECDSAPEM))
 		v.check(twin != nil && twin.Type == "CERTIFICATE", path+".ecdsa_pem", "the ECDSA twin of certificate %q holds no PEM CERTIFICATE block: remove ecdsa_pem and ecdsa_key, or make the twin again", cert.Name)
 		v.check(keyRefRE.MatchString(cert.ECDSAKey), path+".ecdsa_key", "the ECDSA twin of certificate %q has no valid key reference (64 hex digits)", cert.Name)

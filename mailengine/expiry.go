@@ -13,10 +13,12 @@ import (
 // is reported in mail_logs, once each.
 var ExpiryThresholds = []int{30, 7, 1}
 
-// certUse is a certificate in use and where.
+// certUse is a certificate in use and where: leaf is what it serves, or
+// its ECDSA twin when twin is set.
 type certUse struct {
 	name  string
 	leaf  *x509.Certificate
+	twin  bool
 	where []string
 }
 
@@ -36,42 +38,63 @@ func (e *Engine) checkExpiryLocked(now time.Time) {
 			continue
 		}
 		e.expiryLogged[key] = crossed
+		what := fmt.Sprintf("The certificate %q", u.name)
+		if u.twin {
+			what = fmt.Sprintf("The ECDSA twin of the certificate %q", u.name)
+		}
 		if now.After(u.leaf.NotAfter) {
-			e.log.Warningf("The certificate %q (CN %s) used by %s has expired on %s: replace it (certconfig)",
-				u.name, u.leaf.Subject.CommonName, strings.Join(u.where, ", "), u.leaf.NotAfter.UTC().Format("2006-01-02"))
+			e.log.Warningf("%s (CN %s) used by %s has expired on %s: replace it (certconfig)",
+				what, u.leaf.Subject.CommonName, strings.Join(u.where, ", "), u.leaf.NotAfter.UTC().Format("2006-01-02"))
 			continue
 		}
-		e.log.Warningf("The certificate %q (CN %s) used by %s expires in %d days, on %s: renew it (certconfig)",
-			u.name, u.leaf.Subject.CommonName, strings.Join(u.where, ", "), left, u.leaf.NotAfter.UTC().Format("2006-01-02"))
+		e.log.Warningf("%s (CN %s) used by %s expires in %d days, on %s: renew it (certconfig)",
+			what, u.leaf.Subject.CommonName, strings.Join(u.where, ", "), left, u.leaf.NotAfter.UTC().Format("2006-01-02"))
 	}
 }
 
-// inUseLocked lists the certificates the running endpoints serve.
+// inUseLocked lists the certificates the running endpoints serve: each
+// profile's main certificate (the last one offered) and, when it ends on
+// another day, its ECDSA twin (offered first), so neither expires unsaid.
 func (e *Engine) inUseLocked() []certUse {
-	byName := map[string]*certUse{}
+	byName := map[string][]*certUse{}
+	var names []string
 	for _, ep := range e.sockets {
 		p := ep.meta.Load()
 		t := ep.tls.Load()
-		if p == nil || t == nil || len(t.Certificates) == 0 || t.Certificates[0].Leaf == nil {
+		if p == nil || t == nil || len(t.Certificates) == 0 {
 			continue
 		}
 		name, where := p.listener.Certificate, "listener "+p.name
 		if p.kind == "https" {
 			name, where = p.iface.Certificate, "interface "+p.name+" (HTTPS)"
 		}
-		u := byName[name]
-		if u == nil {
-			u = &certUse{name: name, leaf: t.Certificates[0].Leaf}
-			byName[name] = u
+		uses := byName[name]
+		if uses == nil {
+			main := t.Certificates[len(t.Certificates)-1].Leaf
+			if main == nil {
+				continue
+			}
+			uses = []*certUse{{name: name, leaf: main}}
+			for _, c := range t.Certificates[:len(t.Certificates)-1] {
+				if c.Leaf != nil && !c.Leaf.NotAfter.Equal(main.NotAfter) {
+					uses = append(uses, &certUse{name: name, leaf: c.Leaf, twin: true})
+				}
+			}
+			byName[name] = uses
+			names = append(names, name)
 		}
-		u.where = append(u.where, where)
+		for _, u := range uses {
+			u.where = append(u.where, where)
+		}
 	}
-	out := make([]certUse, 0, len(byName))
-	for _, u := range byName {
-		sort.Strings(u.where)
-		out = append(out, *u)
+	sort.Strings(names)
+	var out []certUse
+	for _, n := range names {
+		for _, u := range byName[n] {
+			sort.Strings(u.where)
+			out = append(out, *u)
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 
