@@ -130,6 +130,8 @@ func TestListenerConfigRefusals(t *testing.T) {
 		{"listenerconfig edit Ghost tls off\n", `listener "Ghost" does not exist`},
 		{"listenerconfig edit IncomingMail limits 1 x 3\n", `"x" is not a positive number`},
 		{"listenerconfig setup -1\n", "listenerconfig setup: Value must be a number from 0 to 100000, not -1"},
+		{"listenerconfig edit OutgoingMail domains a.test\n", "listener OutgoingMail is private: only a public listener accepts mail for domains"},
+		{"listenerconfig edit IncomingMail relay 10.0.0.0/8\n", "listener IncomingMail is public: only a private listener relays"},
 		{fmt.Sprintf("listenerconfig edit OutgoingMail port %d\ncommit clash\n", in), "already used by listener IncomingMail"},
 	}
 	for _, tt := range tests {

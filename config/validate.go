@@ -298,6 +298,12 @@ func (v *validator) listener(c *Config, path string, l Listener, others []string
 	if l.TLS != TLSOff {
 		v.add(path+".certificate", c.checkCertificate(l.Certificate))
 	}
+	// A list the listener's type does not use would be stored and shown
+	// but change nothing: refused, whichever front end sets it.
+	v.check(l.Type != ListenerPrivate || len(l.Domains) == 0, path+".domains",
+		"listener %s is private: only a public listener accepts mail for domains; a private one relays for the hosts in relay_from (listenerconfig edit %s relay CIDR,…)", l.Name, l.Name)
+	v.check(l.Type != ListenerPublic || len(l.RelayFrom) == 0, path+".relay_from",
+		"listener %s is public: only a private listener relays for the hosts in relay_from; a public one accepts mail for its domains (listenerconfig edit %s domains DOMAIN,…)", l.Name, l.Name)
 	for _, d := range l.Domains {
 		v.add(path+".domains", CheckDomain(d))
 	}

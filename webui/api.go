@@ -69,7 +69,9 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	for _, sec := range []string{"listeners", "interfaces"} {
 		mux.HandleFunc("GET /api/v1/"+sec, s.api(s.apiSection(sec)))
 	}
+	mux.HandleFunc("POST /api/v1/listeners", s.api(s.apiNewListener))
 	mux.HandleFunc("PUT /api/v1/listeners/{name}", s.api(s.apiPutListener))
+	mux.HandleFunc("DELETE /api/v1/listeners/{name}", s.api(s.apiDeleteListener))
 	mux.HandleFunc("PUT /api/v1/interfaces/{name}", s.api(s.apiPutInterface))
 	mux.HandleFunc("GET /api/v1/maillog", s.api(s.apiMaillog))
 	mux.HandleFunc("GET /api/v1/queue", s.api(s.apiQueue))

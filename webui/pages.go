@@ -40,6 +40,7 @@ func parseTemplates() map[string]*template.Template {
 	funcs := template.FuncMap{
 		"methods": config.MethodsToken,
 		"join":    strings.Join,
+		"seconds": func(d config.Duration) int { return int(time.Duration(d) / time.Second) },
 		"ldapform": func(p ldapProfileJSON, conns []struct{ Value, Label string }) ldapForm {
 			return ldapForm{P: p, Connections: conns}
 		},
@@ -113,9 +114,11 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /certificates/{name}/export", s.gate(s.certificateExport))
 	mux.HandleFunc("POST /certificates/{name}/delete", s.gate(s.certificateDelete))
 	mux.HandleFunc("GET /listeners", s.gate(func(w http.ResponseWriter, r *http.Request, c *client) {
-		s.networkPage("listeners", "Listeners")(w, r, c, http.StatusOK, "")
+		s.listenersPage(w, r, c, http.StatusOK, "")
 	}))
+	mux.HandleFunc("POST /listeners", s.gate(s.listenerNew))
 	mux.HandleFunc("POST /listeners/{name}", s.gate(s.listenerSave))
+	mux.HandleFunc("POST /listeners/{name}/delete", s.gate(s.listenerDelete))
 	mux.HandleFunc("GET /interfaces", s.gate(func(w http.ResponseWriter, r *http.Request, c *client) {
 		s.networkPage("interfaces", "IP Interfaces")(w, r, c, http.StatusOK, "")
 	}))
@@ -124,6 +127,8 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 		s.destinationsPage(w, r, c, http.StatusOK, "", nil)
 	}))
 	mux.HandleFunc("POST /destinations", s.gate(s.destinationSave))
+	mux.HandleFunc("POST /destinations/DEFAULT", s.gate(s.destinationDefaultSave))
+	mux.HandleFunc("POST /destinations/SETUP", s.gate(s.destinationSetupSave))
 	mux.HandleFunc("POST /destinations/{domain}/delete", s.gate(s.destinationDelete))
 	mux.HandleFunc("GET /routes", s.gate(func(w http.ResponseWriter, r *http.Request, c *client) { s.routesPage(w, r, c, http.StatusOK, "", nil) }))
 	mux.HandleFunc("POST /routes/new", s.gate(s.routeNew))
