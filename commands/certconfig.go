@@ -412,19 +412,11 @@ func pasteDialog(s *shell.Session, app *App) error {
 	if err != nil {
 		return err
 	}
-	certText, err := s.BlockChecked("Paste public certificate in PEM format.", checkCertificates)
+	chain, keyText, err := askCertKeyChain(s, "Paste public certificate in PEM format.", "Paste private key in PEM format.")
 	if err != nil {
 		return err
 	}
-	keyText, err := s.BlockChecked("Paste private key in PEM format.", checkKey)
-	if err != nil {
-		return err
-	}
-	chain, err := intermediates(s)
-	if err != nil {
-		return err
-	}
-	cert, warnings, err := app.Certs.FromPEM(name, certText+chain, keyText)
+	cert, warnings, err := app.Certs.FromPEM(name, chain, keyText)
 	if err != nil {
 		return err
 	}
@@ -816,19 +808,29 @@ func twinPasteDialog(s *shell.Session, app *App, cert config.Certificate) error 
 	if err != nil || !ok {
 		return err
 	}
-	certText, err := s.BlockChecked("Paste the ECDSA certificate in PEM format.", checkCertificates)
+	chain, keyText, err := askCertKeyChain(s, "Paste the ECDSA certificate in PEM format.", "Paste its private key in PEM format.")
 	if err != nil {
 		return err
 	}
-	keyText, err := s.BlockChecked("Paste its private key in PEM format.", checkKey)
+	return twinPaste(s, app, cert, chain, keyText)
+}
+
+// askCertKeyChain asks PASTE's three questions: the certificate, its
+// private key and the intermediates; it returns the certificate followed
+// by the intermediates, and the key.
+func askCertKeyChain(s *shell.Session, certPrompt, keyPrompt string) (chain, key string, err error) {
+	certText, err := s.BlockChecked(certPrompt, checkCertificates)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	chain, err := intermediates(s)
+	if key, err = s.BlockChecked(keyPrompt, checkKey); err != nil {
+		return "", "", err
+	}
+	inter, err := intermediates(s)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	return twinPaste(s, app, cert, certText+chain, keyText)
+	return certText + inter, key, nil
 }
 
 func twinImportDialog(s *shell.Session, app *App, cert config.Certificate) error {

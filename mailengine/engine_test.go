@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"relaybox/config"
 	"relaybox/internal/testnet"
 	"relaybox/mailengine"
+	"relaybox/mailengine/maillog"
 	"relaybox/mailengine/queue"
 )
 
@@ -33,6 +35,23 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	return newFixtureWith(t, mailengine.Options{})
+}
+
+// newClockedFixture is a fixture on its own spool and mail_logs whose
+// clock is now (set it with now.Store); it returns the log to read.
+func newClockedFixture(t *testing.T) (*fixture, *maillog.Logger, *atomic.Pointer[time.Time]) {
+	t.Helper()
+	dir := t.TempDir()
+	spool, err := queue.Open(filepath.Join(dir, "queue"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = spool.Close() })
+	lg, err := maillog.Open(filepath.Join(dir, "logs"), 1<<20, 3)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lg.Close() })
+	now := new(atomic.Pointer[time.Time])
+	start := time.Now()
+	now.Store(&start)
+	return newFixtureWith(t, mailengine.Options{Spool: spool, Log: lg, Now: func() time.Time { return *now.Load() }}), lg, now
 }
 
 func newFixtureWith(t *testing.T, opts mailengine.Options) *fixture {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,17 +154,7 @@ func TestLimitsAreEnforcedAndLogged(t *testing.T) {
 }
 
 func TestExpiringCertificateInUseIsLoggedOncePerThreshold(t *testing.T) {
-	dir := t.TempDir()
-	spool, err := queue.Open(filepath.Join(dir, "queue"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = spool.Close() })
-	lg, err := maillog.Open(filepath.Join(dir, "logs"), 1<<20, 3)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = lg.Close() })
-	clock := time.Now()
-	var now atomic.Pointer[time.Time]
-	now.Store(&clock)
-	f := newFixtureWith(t, mailengine.Options{Spool: spool, Log: lg, Now: func() time.Time { return *now.Load() }})
+	f, lg, now := newClockedFixture(t)
 	// The Demo certificate lasts 3650 days: move the clock to 20 days before its end.
 	cert, err := f.keys.TLSCertificate(f.cfg.Certificates[0])
 	require.NoError(t, err)

@@ -10,9 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,9 +19,6 @@ import (
 
 	"relaybox/certstore"
 	"relaybox/config"
-	"relaybox/mailengine"
-	"relaybox/mailengine/maillog"
-	"relaybox/mailengine/queue"
 )
 
 // ecdsaCert is a self-signed ECDSA P-256 certificate for cn, valid until
@@ -119,17 +114,8 @@ func withSuites(c *tls.Config, suites ...uint16) *tls.Config {
 // TestExpiringTwinIsLogged: a twin that ends before its certificate is
 // reported in mail_logs as the twin; the certificate itself is not.
 func TestExpiringTwinIsLogged(t *testing.T) {
-	dir := t.TempDir()
-	spool, err := queue.Open(filepath.Join(dir, "queue"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = spool.Close() })
-	lg, err := maillog.Open(filepath.Join(dir, "logs"), 1<<20, 3)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = lg.Close() })
-	clock := time.Now()
-	var now atomic.Pointer[time.Time]
-	now.Store(&clock)
-	f := newFixtureWith(t, mailengine.Options{Spool: spool, Log: lg, Now: func() time.Time { return *now.Load() }})
+	f, lg, now := newClockedFixture(t)
+	clock := *now.Load()
 	mail, err := f.keys.SelfSigned(certstore.Request{Name: "Mail", CommonName: "mail.example.test", DNSNames: []string{"mail.example.test"}, Days: 365, KeyType: "rsa", KeyBits: 2048})
 	require.NoError(t, err)
 	end := clock.Add(20*24*time.Hour + time.Hour)
