@@ -37,9 +37,9 @@ func newFixture(t *testing.T) *fixture {
 	return newFixtureWith(t, mailengine.Options{})
 }
 
-// newClockedFixture is a fixture on its own spool and mail_logs whose
-// clock is now (set it with now.Store); it returns the log to read.
-func newClockedFixture(t *testing.T) (*fixture, *maillog.Logger, *atomic.Pointer[time.Time]) {
+// spoolAndLog opens a spool and a mail_logs of their own for a fixture,
+// closed when the test ends.
+func spoolAndLog(t *testing.T) (*queue.Spool, *maillog.Logger) {
 	t.Helper()
 	dir := t.TempDir()
 	spool, err := queue.Open(filepath.Join(dir, "queue"))
@@ -48,6 +48,14 @@ func newClockedFixture(t *testing.T) (*fixture, *maillog.Logger, *atomic.Pointer
 	lg, err := maillog.Open(filepath.Join(dir, "logs"), 1<<20, 3)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = lg.Close() })
+	return spool, lg
+}
+
+// newClockedFixture is a fixture on its own spool and mail_logs whose
+// clock is now (set it with now.Store); it returns the log to read.
+func newClockedFixture(t *testing.T) (*fixture, *maillog.Logger, *atomic.Pointer[time.Time]) {
+	t.Helper()
+	spool, lg := spoolAndLog(t)
 	now := new(atomic.Pointer[time.Time])
 	start := time.Now()
 	now.Store(&start)

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,13 +26,7 @@ type flowFixture struct {
 
 func newFlowFixture(t *testing.T) *flowFixture {
 	t.Helper()
-	dir := t.TempDir()
-	spool, err := queue.Open(filepath.Join(dir, "queue"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = spool.Close() })
-	lg, err := maillog.Open(filepath.Join(dir, "logs"), 1<<20, 3)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = lg.Close() })
+	spool, lg := spoolAndLog(t)
 	f := newFixtureWith(t, mailengine.Options{Spool: spool, Log: lg})
 	return &flowFixture{fixture: f, spool: spool, log: lg}
 }
