@@ -128,7 +128,7 @@ func ldapNameCheck(c *config.Config, current string) func(string) error {
 			return err
 		}
 		if p := c.LDAPProfile(a); p != nil && !strings.EqualFold(a, current) {
-			return fmt.Errorf("a %s named %q already exists: choose another name", config.KindLDAPProfile, p.Name)
+			return fmt.Errorf("an %s named %q already exists: choose another name", config.KindLDAPProfile, p.Name)
 		}
 		return nil
 	}

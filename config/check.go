@@ -45,10 +45,21 @@ func CheckName(kind, name string) error {
 func nameClash(kind, name string, others []string) error {
 	for _, o := range others {
 		if strings.EqualFold(o, name) {
-			return fmt.Errorf("a %s named %q already exists: choose another name", kind, name)
+			return fmt.Errorf("%s %s named %q already exists: choose another name", article(kind), kind, name)
 		}
 	}
 	return nil
+}
+
+// article is the article of a kind as it is spoken: "an interface", "an
+// LDAP server profile", "an API token", but "a user", "a URL list".
+func article(kind string) string {
+	for _, an := range []string{KindInterface, KindLDAPProfile, KindAPIToken} {
+		if kind == an {
+			return "an"
+		}
+	}
+	return "a"
 }
 
 // CheckHostname checks a host name: a fully qualified domain name such as

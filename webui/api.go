@@ -66,13 +66,16 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/destinations", s.api(s.apiDestinations))
 	mux.HandleFunc("PUT /api/v1/destinations/{domain}", s.api(s.apiPutDestination))
 	mux.HandleFunc("DELETE /api/v1/destinations/{domain}", s.api(s.apiDeleteDestination))
-	for _, sec := range []string{"listeners", "interfaces"} {
+	for _, sec := range []string{"listeners", "interfaces", "inbound"} {
 		mux.HandleFunc("GET /api/v1/"+sec, s.api(s.apiSection(sec)))
 	}
 	mux.HandleFunc("POST /api/v1/listeners", s.api(s.apiNewListener))
 	mux.HandleFunc("PUT /api/v1/listeners/{name}", s.api(s.apiPutListener))
 	mux.HandleFunc("DELETE /api/v1/listeners/{name}", s.api(s.apiDeleteListener))
 	mux.HandleFunc("PUT /api/v1/interfaces/{name}", s.api(s.apiPutInterface))
+	mux.HandleFunc("POST /api/v1/interfaces", s.api(s.apiNewInterface))
+	mux.HandleFunc("DELETE /api/v1/interfaces/{name}", s.api(s.apiDeleteInterface))
+	mux.HandleFunc("PUT /api/v1/inbound", s.api(s.apiPutInbound))
 	mux.HandleFunc("GET /api/v1/maillog", s.api(s.apiMaillog))
 	mux.HandleFunc("GET /api/v1/queue", s.api(s.apiQueue))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

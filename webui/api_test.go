@@ -30,6 +30,7 @@ var endpoints = []struct{ method, path string }{
 	{"PUT", "/api/v1/destinations/Demo"}, {"DELETE", "/api/v1/destinations/Demo"}, {"PUT", "/api/v1/destinations/DEFAULT"},
 	{"PUT", "/api/v1/destinations/SETUP"},
 	{"POST", "/api/v1/listeners"}, {"PUT", "/api/v1/listeners/Demo"}, {"DELETE", "/api/v1/listeners/Demo"}, {"PUT", "/api/v1/interfaces/Demo"},
+	{"POST", "/api/v1/interfaces"}, {"DELETE", "/api/v1/interfaces/Demo"}, {"GET", "/api/v1/inbound"}, {"PUT", "/api/v1/inbound"},
 	{"GET", "/api/v1/maillog"}, {"GET", "/api/v1/queue"},
 	{"POST", "/api/v1/certificates/Demo/pkcs12"}, {"GET", "/api/v1/certificates/Demo/pkcs12"},
 	{"GET", "/api/v1/websecurity"}, {"PUT", "/api/v1/websecurity"}, {"POST", "/api/v1/websecurity/diagnostics"},
@@ -360,7 +361,7 @@ func TestOpenAPIDocumentMatchesTheAPI(t *testing.T) {
 		assert.True(t, listed[e.method+" "+e.path], "%s %s is served but not in the document", e.method, e.path)
 	}
 	for name, typ := range map[string]any{"SSL": webui.SSLShape{}, "Service": webui.ServiceShape{}, "Certificate": webui.CertShape{}, "CertificateRequest": webui.CertRequestShape{}, "Route": webui.RouteShape{}, "Destination": webui.DestShape{}, "Listener": webui.ListenerShape{}, "Interface": webui.InterfaceShape{}, "DestinationDefault": webui.DestDefaultShape{},
-		"DestinationSetup": webui.DestSetupShape{}, "ListenerNew": webui.ListenerNewShape{},
+		"DestinationSetup": webui.DestSetupShape{}, "ListenerNew": webui.ListenerNewShape{}, "InterfaceNew": webui.InterfaceNewShape{}, "Inbound": webui.InboundShape{},
 		"WebSecurity": webui.WebSecurityShape{}, "URLList": webui.URLListShape{}, "Diagnosis": webui.DiagnosisShape{}, "LDAP": webui.LDAPShape{},
 		"LDAPProfile": webui.LDAPProfileShape{}, "LDAPCertificate": webui.LDAPCertShape{}, "LDAPTest": webui.LDAPTestShape{}, "LDAPResult": webui.LDAPResultShape{},
 		"PKCS12Import": webui.PKCS12Shape{}, "Imported": webui.ImportedShape{}} {
@@ -484,7 +485,7 @@ func TestAPIListenerAndInterfaceEdits(t *testing.T) {
 	r = w.api("PUT", "/api/v1/interfaces/Management", i.header.Get("ETag"), `{"certificate": "Nope"}`)
 	assert.Equal(t, http.StatusUnprocessableEntity, r.code)
 	assert.Contains(t, r.json(t)["error"], "Nope")
-	r = w.api("PUT", "/api/v1/interfaces/Management", i.header.Get("ETag"), `{"certificate": "Demo", "netmask": 24}`)
-	assert.Equal(t, http.StatusBadRequest, r.code, "the address and netmask are the shell's")
-	assert.Contains(t, r.json(t)["error"], `unknown field "netmask"`)
+	r = w.api("PUT", "/api/v1/interfaces/Management", i.header.Get("ETag"), `{"certificate": "Demo", "gateway": "127.0.0.254"}`)
+	assert.Equal(t, http.StatusBadRequest, r.code, "an interface has no such field")
+	assert.Contains(t, r.json(t)["error"], `unknown field "gateway"`)
 }

@@ -11,8 +11,11 @@ import (
 
 // listenerJSON is what the GUI and the API change of a listener, each as
 // listenerconfig edit does it; a field left out (null) keeps its value.
-// domains is for a public listener, relay_from for a private one.
+// domains is for a public listener, relay_from for a private one; name and
+// interface are the dialog's NAME and INTERFACE.
 type listenerJSON struct {
+	Name                *string   `json:"name,omitempty"`
+	Interface           *string   `json:"interface,omitempty"`
 	TLS                 *string   `json:"tls,omitempty"`
 	Certificate         *string   `json:"certificate,omitempty"`
 	Port                *int      `json:"port,omitempty"`
@@ -27,8 +30,12 @@ type listenerJSON struct {
 }
 
 // interfaceJSON is what they change of an interface (interfaceconfig edit
-// NAME certificate|https_port|ssh_port|hostname); a port 0 is off.
+// NAME certificate|https_port|ssh_port|hostname, and the dialog's name,
+// address and netmask); a port 0 is off.
 type interfaceJSON struct {
+	Name        *string `json:"name,omitempty"`
+	Address     *string `json:"address,omitempty"`
+	Netmask     *int    `json:"netmask,omitempty"`
 	Certificate *string `json:"certificate,omitempty"`
 	HTTPSPort   *int    `json:"https_port,omitempty"`
 	SSHPort     *int    `json:"ssh_port,omitempty"`
@@ -112,6 +119,15 @@ func setListener(c *config.Config, name string, in listenerJSON) error {
 		}
 	}
 	next := *trial.Listener(name)
+	// NAME and INTERFACE: PutListener(name, next) checks the new name (and
+	// that no other listener has it) and the interface, and stores the
+	// listener in the old one's place, as the dialog's rename does.
+	if in.Name != nil {
+		next.Name = strings.TrimSpace(*in.Name)
+	}
+	if in.Interface != nil {
+		next.Interface = strings.TrimSpace(*in.Interface)
+	}
 	if in.TLS != nil {
 		next.TLS = strings.ToLower(*in.TLS)
 	}
@@ -154,13 +170,24 @@ func setListener(c *config.Config, name string, in listenerJSON) error {
 }
 
 // setInterface edits a copy and stores it with PutInterface, as
-// interfaceconfig edit does.
+// interfaceconfig edit does; PutInterface checks the address and netmask
+// together and carries a new name to the listeners and the delivery
+// setting that use the interface.
 func setInterface(c *config.Config, name string, in interfaceJSON) error {
 	ifc, err := c.FindInterface(name)
 	if err != nil {
 		return err
 	}
 	next := *ifc
+	if in.Name != nil {
+		next.Name = strings.TrimSpace(*in.Name)
+	}
+	if in.Address != nil {
+		next.Address = strings.TrimSpace(*in.Address)
+	}
+	if in.Netmask != nil {
+		next.Netmask = *in.Netmask
+	}
 	if in.Certificate != nil {
 		next.Certificate = *in.Certificate
 	}
@@ -174,6 +201,48 @@ func setInterface(c *config.Config, name string, in interfaceJSON) error {
 		next.Hostname = *in.Hostname
 	}
 	return c.PutInterface(ifc.Name, next)
+}
+
+// interfaceNewJSON is interfaceconfig new NAME ADDRESS/PREFIX HOSTNAME
+// [HTTPS_PORT CERTIFICATE]: the address and its netmask (left out: the
+// dialog's default, 24), the host name, and optionally the HTTPS port with
+// its certificate and the SSH port; a service left out (or 0) is off, as
+// NewInterface makes it.
+type interfaceNewJSON struct {
+	Name        string `json:"name"`
+	Address     string `json:"address"`
+	Netmask     *int   `json:"netmask,omitempty"`
+	Hostname    string `json:"hostname"`
+	HTTPSPort   int    `json:"https_port,omitempty"`
+	SSHPort     int    `json:"ssh_port,omitempty"`
+	Certificate string `json:"certificate,omitempty"`
+}
+
+// newInterface is interfaceconfig new: NewInterface, then PutInterface("",
+// …), which checks the name (and that no other interface has it), address,
+// netmask, host name, ports and certificate.
+func newInterface(c *config.Config, in interfaceNewJSON) error {
+	bits := config.DefaultNetmask
+	if in.Netmask != nil {
+		bits = *in.Netmask
+	}
+	ifc := config.NewInterface(strings.TrimSpace(in.Name), strings.TrimSpace(in.Address), bits, strings.TrimSpace(in.Hostname))
+	ifc.HTTPSPort, ifc.SSHPort, ifc.Certificate = in.HTTPSPort, in.SSHPort, in.Certificate
+	return c.PutInterface("", ifc)
+}
+
+// inboundJSON is listenerconfig setup: the limit of concurrent inbound
+// connections over all listeners (0: none); left out, it is kept.
+type inboundJSON struct {
+	MaxConnections *int `json:"max_connections,omitempty"`
+}
+
+// setInbound is listenerconfig setup: Inbound.SetMaxConnections.
+func setInbound(c *config.Config, in inboundJSON) error {
+	if in.MaxConnections == nil {
+		return nil
+	}
+	return c.Inbound.SetMaxConnections(*in.MaxConnections)
 }
 
 type networkView struct {
@@ -233,6 +302,7 @@ func listenerFromForm(f map[string]string) (listenerJSON, error) {
 		}
 		return nil
 	}
+	in.Name, in.Interface = str("name"), str("interface")
 	in.TLS, in.Certificate, in.LDAPAccept = str("tls"), str("certificate"), str("ldap_accept")
 	in.Domains, in.RelayFrom = list("domains"), list("relay_from")
 	if v, ok := f["port"]; ok {
@@ -320,7 +390,7 @@ func (s *Server) listenerDelete(w http.ResponseWriter, r *http.Request, c *clien
 
 func (s *Server) listenerSave(w http.ResponseWriter, r *http.Request, c *client) {
 	name := r.PathValue("name")
-	f := formFields(r, "tls", "certificate", "port", "domains", "relay_from", "max_message_bytes", "max_recipients",
+	f := formFields(r, "name", "interface", "tls", "certificate", "port", "domains", "relay_from", "max_message_bytes", "max_recipients",
 		"max_connections", "max_connections_per_ip", "idle_timeout_seconds", "ldap_accept")
 	in, err := listenerFromForm(f)
 	if err == nil {
@@ -330,7 +400,31 @@ func (s *Server) listenerSave(w http.ResponseWriter, r *http.Request, c *client)
 		s.listenersPage(w, r, c, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	s.flash(r, fmt.Sprintf("Listener %s changed (pending until you commit).", name))
+	if in.Name != nil && *in.Name != name {
+		s.flash(r, fmt.Sprintf("Listener %s renamed to %s and changed (pending until you commit).", name, *in.Name))
+	} else {
+		s.flash(r, fmt.Sprintf("Listener %s changed (pending until you commit).", name))
+	}
+	http.Redirect(w, r, "/listeners", http.StatusSeeOther)
+}
+
+// inboundSave is the Listeners page's SETUP form: listenerconfig setup.
+func (s *Server) inboundSave(w http.ResponseWriter, r *http.Request, c *client) {
+	var in inboundJSON
+	var err error
+	if v, ok := formFields(r, "max_connections")["max_connections"]; ok {
+		var n int
+		n, err = formNumber(v, config.InboundConnectionRange)
+		in.MaxConnections = &n
+	}
+	if err == nil {
+		err = setInbound(c.pending.Config(), in)
+	}
+	if err != nil {
+		s.listenersPage(w, r, c, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	s.flash(r, "Listeners SETUP saved (pending until you commit).")
 	http.Redirect(w, r, "/listeners", http.StatusSeeOther)
 }
 
@@ -343,16 +437,40 @@ func servicePort(v string) (int, error) {
 	return config.ParsePort(v)
 }
 
+// netmaskRange is the range the dialog asks a netmask in: 0 to 32 for an
+// IPv4 address, to 128 for an IPv6 one.
+func netmaskRange(address string) config.Range {
+	if strings.Contains(address, ":") {
+		return config.Range{Min: 0, Max: 128}
+	}
+	return config.Range{Min: 0, Max: 32}
+}
+
+func (s *Server) interfacesPage(w http.ResponseWriter, r *http.Request, c *client, code int, msg string) {
+	s.networkPage("interfaces", "IP Interfaces")(w, r, c, code, msg)
+}
+
 func (s *Server) interfaceSave(w http.ResponseWriter, r *http.Request, c *client) {
 	name := r.PathValue("name")
-	f := formFields(r, "certificate", "https_port", "ssh_port", "hostname")
+	f := formFields(r, "name", "address", "netmask", "certificate", "https_port", "ssh_port", "hostname")
 	var in interfaceJSON
 	var err error
-	if v, ok := f["certificate"]; ok {
-		in.Certificate = &v
+	for _, t := range []struct {
+		key string
+		dst **string
+	}{{"name", &in.Name}, {"address", &in.Address}, {"certificate", &in.Certificate}, {"hostname", &in.Hostname}} {
+		if v, ok := f[t.key]; ok {
+			*t.dst = &v
+		}
 	}
-	if v, ok := f["hostname"]; ok {
-		in.Hostname = &v
+	if v, ok := f["netmask"]; ok {
+		address := f["address"]
+		if ifc := c.pending.Config().Interface(name); ifc != nil && in.Address == nil {
+			address = ifc.Address
+		}
+		var n int
+		n, err = formNumber(v, netmaskRange(address))
+		in.Netmask = &n
 	}
 	for _, p := range []struct {
 		key string
@@ -368,10 +486,74 @@ func (s *Server) interfaceSave(w http.ResponseWriter, r *http.Request, c *client
 		err = setInterface(c.pending.Config(), name, in)
 	}
 	if err != nil {
-		s.networkPage("interfaces", "IP Interfaces")(w, r, c, http.StatusUnprocessableEntity, err.Error())
+		s.interfacesPage(w, r, c, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	s.flash(r, fmt.Sprintf("Interface %s changed (pending until you commit).", name))
+	if in.Name != nil && *in.Name != name {
+		s.flash(r, fmt.Sprintf("Interface %s renamed to %s and changed (pending until you commit).", name, *in.Name))
+	} else {
+		s.flash(r, fmt.Sprintf("Interface %s changed (pending until you commit).", name))
+	}
+	http.Redirect(w, r, "/interfaces", http.StatusSeeOther)
+}
+
+// interfaceNewFromForm reads the new-interface form as interfaceconfig new
+// reads its words: the netmask a number (the dialog's message), the HTTPS
+// port 0 or empty for off (servicePort).
+func interfaceNewFromForm(r *http.Request) (interfaceNewJSON, error) {
+	f := formFields(r, "name", "address", "netmask", "hostname", "https_port", "certificate")
+	in := interfaceNewJSON{Name: f["name"], Address: f["address"], Hostname: f["hostname"]}
+	if v := f["netmask"]; v != "" {
+		n, err := formNumber(v, netmaskRange(in.Address))
+		if err != nil {
+			return in, err
+		}
+		in.Netmask = &n
+	}
+	if v := f["https_port"]; v != "" {
+		n, err := servicePort(v)
+		if err != nil {
+			return in, err
+		}
+		in.HTTPSPort = n
+		if n != 0 {
+			in.Certificate = f["certificate"]
+		}
+	}
+	return in, nil
+}
+
+func (s *Server) interfaceNew(w http.ResponseWriter, r *http.Request, c *client) {
+	in, err := interfaceNewFromForm(r)
+	if err == nil {
+		err = newInterface(c.pending.Config(), in)
+	}
+	if err != nil {
+		s.interfacesPage(w, r, c, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	s.flash(r, fmt.Sprintf("Interface %s created (pending until you commit).", strings.TrimSpace(in.Name)))
+	http.Redirect(w, r, "/interfaces", http.StatusSeeOther)
+}
+
+// deleteInterfaceCode is interfaceconfig delete's refusal as a status: 404
+// for an interface that does not exist, 409 for one in use (DeleteInterface
+// names its users).
+func deleteInterfaceCode(c *config.Config, name string) int {
+	if _, err := c.FindInterface(name); err != nil {
+		return http.StatusNotFound
+	}
+	return http.StatusConflict
+}
+
+func (s *Server) interfaceDelete(w http.ResponseWriter, r *http.Request, c *client) {
+	name := r.PathValue("name")
+	cf := c.pending.Config()
+	if err := cf.DeleteInterface(name); err != nil {
+		s.interfacesPage(w, r, c, deleteInterfaceCode(cf, name), err.Error())
+		return
+	}
+	s.flash(r, fmt.Sprintf("Interface %s deleted (pending until you commit).", name))
 	http.Redirect(w, r, "/interfaces", http.StatusSeeOther)
 }
 
@@ -435,5 +617,50 @@ func (s *Server) apiDeleteListener(w http.ResponseWriter, r *http.Request, c *cl
 		return
 	}
 	v, tag := s.sectionTag(c, "listeners")
+	writeJSON(w, http.StatusOK, tag, v)
+}
+
+func (s *Server) apiNewInterface(w http.ResponseWriter, r *http.Request, c *client) {
+	_, tag := s.sectionTag(c, "interfaces")
+	var in interfaceNewJSON
+	if !ifMatch(w, r, tag) || !decode(w, r, &in) {
+		return
+	}
+	if err := newInterface(c.pending.Config(), in); err != nil {
+		apiError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	v, tag := s.sectionTag(c, "interfaces")
+	writeJSON(w, http.StatusCreated, tag, v)
+}
+
+func (s *Server) apiDeleteInterface(w http.ResponseWriter, r *http.Request, c *client) {
+	_, tag := s.sectionTag(c, "interfaces")
+	if !ifMatch(w, r, tag) {
+		return
+	}
+	name, cf := r.PathValue("name"), c.pending.Config()
+	if err := cf.DeleteInterface(name); err != nil {
+		apiError(w, deleteInterfaceCode(cf, name), err.Error())
+		return
+	}
+	v, tag := s.sectionTag(c, "interfaces")
+	writeJSON(w, http.StatusOK, tag, v)
+}
+
+// apiPutInbound is PUT /api/v1/inbound: listenerconfig setup. It is a
+// resource of its own, not /api/v1/listeners/SETUP, because SETUP is a
+// valid listener name (a domain never is DEFAULT or SETUP).
+func (s *Server) apiPutInbound(w http.ResponseWriter, r *http.Request, c *client) {
+	_, tag := s.sectionTag(c, "inbound")
+	var in inboundJSON
+	if !ifMatch(w, r, tag) || !decode(w, r, &in) {
+		return
+	}
+	if err := setInbound(c.pending.Config(), in); err != nil {
+		apiError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	v, tag := s.sectionTag(c, "inbound")
 	writeJSON(w, http.StatusOK, tag, v)
 }

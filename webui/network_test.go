@@ -1,10 +1,12 @@
 package webui_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"html"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -76,9 +78,11 @@ func TestAPINetworkEdits(t *testing.T) {
 	r := w.api("POST", "/api/v1/certificates", w.etag("/api/v1/certificates"), map[string]any{"name": "Api", "common_name": "api.example.test", "country": "DE", "key": "ecdsa256"})
 	require.Equal(t, http.StatusCreated, r.code, r.body)
 	port, https := testnet.FreePort(t), testnet.FreePort(t)
+	r = w.api("POST", "/api/v1/interfaces", w.etag("/api/v1/interfaces"), `{"name": "Second", "address": "127.0.0.2", "netmask": 8, "hostname": "second.example.test"}`)
+	require.Equal(t, http.StatusCreated, r.code, r.body)
 
 	section := func(cfg map[string]any, s, name string) map[string]any {
-		if s == "destinations" {
+		if s == "destinations" || s == "inbound" {
 			return cfg[s].(map[string]any)
 		}
 		return named(t, cfg, s, name)
@@ -100,6 +104,18 @@ func TestAPINetworkEdits(t *testing.T) {
 		{"listener idle timeout", "/api/v1/listeners", "/api/v1/listeners/IncomingMail", `{"idle_timeout_seconds": 90}`, "listeners", "IncomingMail", map[string]any{"idle_timeout": "1m30s"}},
 		{"listener ldap accept", "/api/v1/listeners", "/api/v1/listeners/IncomingMail", `{"ldap_accept": "known.ldapaccept"}`, "listeners", "IncomingMail", map[string]any{"ldap_accept": "Known.ldapaccept"}},
 		{"listener ldap accept none", "/api/v1/listeners", "/api/v1/listeners/IncomingMail", `{"ldap_accept": "none"}`, "listeners", "IncomingMail", map[string]any{"ldap_accept": nil}},
+		{"listener ldap accept again", "/api/v1/listeners", "/api/v1/listeners/IncomingMail", `{"ldap_accept": "Known.ldapaccept"}`, "listeners", "IncomingMail", map[string]any{"ldap_accept": "Known.ldapaccept"}},
+		{"listener interface", "/api/v1/listeners", "/api/v1/listeners/IncomingMail", `{"interface": "second"}`, "listeners", "IncomingMail", map[string]any{"interface": "Second", "port": float64(port)}},
+		{"listener rename keeps its settings", "/api/v1/listeners", "/api/v1/listeners/incomingmail", `{"name": "Inbound"}`, "listeners", "Inbound",
+			map[string]any{"name": "Inbound", "interface": "Second", "port": float64(port), "domains": []any{"a.test", ".b.test"}, "ldap_accept": "Known.ldapaccept", "idle_timeout": "1m30s"}},
+		{"listener rename and interface back", "/api/v1/listeners", "/api/v1/listeners/Inbound", `{"name": "IncomingMail", "interface": "Management"}`, "listeners", "IncomingMail",
+			map[string]any{"name": "IncomingMail", "interface": "Management", "port": float64(port)}},
+		{"listener rename then moved again", "/api/v1/listeners", "/api/v1/listeners/IncomingMail", `{"name": "Inbound", "interface": "Second"}`, "listeners", "Inbound", map[string]any{"interface": "Second"}},
+		{"inbound limit", "/api/v1/inbound", "/api/v1/inbound", `{"max_connections": 300}`, "inbound", "", map[string]any{"max_connections": float64(300)}},
+		{"inbound no limit", "/api/v1/inbound", "/api/v1/inbound", `{"max_connections": 0}`, "inbound", "", map[string]any{"max_connections": float64(0)}},
+		{"interface address and netmask", "/api/v1/interfaces", "/api/v1/interfaces/Second", `{"address": "127.0.0.3", "netmask": 16}`, "interfaces", "Second", map[string]any{"address": "127.0.0.3", "netmask": float64(16)}},
+		{"interface IPv6", "/api/v1/interfaces", "/api/v1/interfaces/second", `{"address": "::1", "netmask": 128}`, "interfaces", "Second", map[string]any{"address": "::1", "netmask": float64(128)}},
+		{"interface rename", "/api/v1/interfaces", "/api/v1/interfaces/Second", `{"name": "Third", "address": "127.0.0.2", "netmask": 8}`, "interfaces", "Third", map[string]any{"name": "Third", "hostname": "second.example.test"}},
 		{"interface hostname", "/api/v1/interfaces", "/api/v1/interfaces/Management", `{"hostname": "gui.example.test"}`, "interfaces", "Management", map[string]any{"hostname": "gui.example.test"}},
 		{"interface https port", "/api/v1/interfaces", "/api/v1/interfaces/Management", `{"https_port": ` + itoa(https) + `}`, "interfaces", "Management", map[string]any{"https_port": float64(https)}},
 		{"interface ssh off", "/api/v1/interfaces", "/api/v1/interfaces/Management", `{"ssh_port": 0}`, "interfaces", "Management", map[string]any{"ssh_port": float64(0)}},
@@ -127,8 +143,14 @@ func TestAPINetworkEdits(t *testing.T) {
 			}
 		})
 	}
+	cfg := w.pending()
+	assert.Nil(t, named(t, cfg, "listeners", "IncomingMail"), "renamed, not copied")
+	assert.Len(t, cfg["listeners"], 2, "renamed, not copied")
+	assert.Equal(t, "Third", named(t, cfg, "listeners", "Inbound")["interface"], "a renamed interface is renamed in its listener")
+	assert.Nil(t, named(t, cfg, "interfaces", "Second"))
 	cur := b.a.Store.Current()
 	assert.NotEqual(t, port, cur.Listener("IncomingMail").Port, "pending until commit")
+	assert.Nil(t, cur.Listener("Inbound"), "pending until commit")
 	assert.Equal(t, "box.example.test", cur.Interface("Management").Hostname, "pending until commit")
 }
 
@@ -139,9 +161,10 @@ func TestAPINetworkEditsRefused(t *testing.T) {
 	t.Parallel()
 	b, w := startAPIClient(t)
 	b.shell(t, "ldapconfig new Known host=127.0.0.1 base=dc=example,dc=com\ncommit ldap profile\n")
+	b.shell(t, "interfaceconfig new Second 127.0.0.2/8 second.example.test\ncommit interface\n")
 	cur := b.a.Store.Current()
 	outPort, https := itoa(cur.Listener("OutgoingMail").Port), itoa(cur.Interface("Management").HTTPSPort)
-	const listeners, interfaces, dests = "/api/v1/listeners", "/api/v1/interfaces", "/api/v1/destinations"
+	const listeners, interfaces, dests, inbound = "/api/v1/listeners", "/api/v1/interfaces", "/api/v1/destinations", "/api/v1/inbound"
 	tests := []struct {
 		name, list, path, body string
 		shell                  string // the same edit in the shell; "" when it has no batch form
@@ -167,6 +190,19 @@ func TestAPINetworkEditsRefused(t *testing.T) {
 		{"a refused field keeps the good ones out", listeners, "/api/v1/listeners/IncomingMail", `{"tls": "required", "port": 0}`, "listenerconfig edit IncomingMail port 0", ""},
 		{"a refused field undoes the LDAP accept query", listeners, "/api/v1/listeners/IncomingMail", `{"ldap_accept": "Known.ldapaccept", "idle_timeout_seconds": 1}`, "", "Value must be a number from 5 to 86400, not 1"},
 		{"unknown listener", listeners, "/api/v1/listeners/Nobody", `{"port": 2600}`, "listenerconfig edit Nobody port 2600", ""},
+		// The dialog's NAME and INTERFACE have no batch form: the shell lines are the dialog's answers.
+		{"rename to another listener's name", listeners, "/api/v1/listeners/IncomingMail", `{"name": "OutgoingMail"}`, "listenerconfig\nEDIT\nIncomingMail\nNAME\nOutgoingMail", ""},
+		{"rename to a bad name", listeners, "/api/v1/listeners/IncomingMail", `{"name": "a b"}`, "listenerconfig\nEDIT\nIncomingMail\nNAME\na b", ""},
+		{"rename to nothing", listeners, "/api/v1/listeners/IncomingMail", `{"name": ""}`, "", `"" is not a valid listener name: start with a letter, then up to 63 letters, digits, '_', '-' or '.'`},
+		{"move to an unknown interface", listeners, "/api/v1/listeners/IncomingMail", `{"interface": "Nowhere"}`, "listenerconfig new public X1 Nowhere 2998 c.test", ""},
+		{"move onto a port taken there", listeners, "/api/v1/listeners/IncomingMail", `{"interface": "Management", "port": ` + outPort + `}`, "listenerconfig edit IncomingMail port " + outPort, ""},
+		{"a refused move keeps the rename out", listeners, "/api/v1/listeners/IncomingMail", `{"name": "Inbound", "interface": "Nowhere"}`, "listenerconfig new public X1 Nowhere 2998 c.test", ""},
+		{"global limit above the range", inbound, inbound, `{"max_connections": 100001}`, "listenerconfig setup 100001", ""},
+		{"global limit negative", inbound, inbound, `{"max_connections": -1}`, "listenerconfig setup -1", ""},
+		{"bad address", interfaces, "/api/v1/interfaces/Second", `{"address": "300.1.1.1"}`, "interfaceconfig\nEDIT\nSecond\n\n300.1.1.1", ""},
+		{"netmask out of range", interfaces, "/api/v1/interfaces/Second", `{"netmask": 33}`, "", "netmask /33 is out of range for 127.0.0.2: use 0 to 32"},
+		{"interface rename to a taken name", interfaces, "/api/v1/interfaces/Management", `{"name": "Second"}`, "interfaceconfig new Second 127.0.0.9/8 x.example.test", ""},
+		{"interface rename to a bad name", interfaces, "/api/v1/interfaces/Management", `{"name": "9x"}`, "interfaceconfig\nEDIT\nManagement\n9x", ""},
 		{"https port 70000", interfaces, "/api/v1/interfaces/Management", `{"https_port": 70000}`, "interfaceconfig edit Management https_port 70000", ""},
 		{"ssh port on the https port", interfaces, "/api/v1/interfaces/Management", `{"ssh_port": ` + https + `}`, "interfaceconfig edit Management ssh_port " + https, ""},
 		{"bad hostname", interfaces, "/api/v1/interfaces/Management", `{"hostname": "bad_host"}`, "interfaceconfig edit Management hostname bad_host", ""},
@@ -207,6 +243,11 @@ var networkWrites = []struct{ method, path, list, body string }{
 	{"PUT", "/api/v1/interfaces/Management", "/api/v1/interfaces", `{"hostname": "gui.example.test"}`},
 	{"PUT", "/api/v1/destinations/DEFAULT", "/api/v1/destinations", `{"max_connections": 20}`},
 	{"PUT", "/api/v1/destinations/SETUP", "/api/v1/destinations", `{"certificate": "Demo"}`},
+	{"POST", "/api/v1/interfaces", "/api/v1/interfaces", `{"name": "Second", "address": "127.0.0.2", "netmask": 8, "hostname": "second.example.test"}`},
+	{"PUT", "/api/v1/interfaces/Second", "/api/v1/interfaces", `{"address": "127.0.0.3", "netmask": 16}`},
+	{"DELETE", "/api/v1/interfaces/Second", "/api/v1/interfaces", ``},
+	{"PUT", "/api/v1/listeners/IncomingMail", "/api/v1/listeners", `{"name": "Inbound", "interface": "management"}`},
+	{"PUT", "/api/v1/inbound", "/api/v1/inbound", `{"max_connections": 300}`},
 }
 
 // TestAPINetworkWritesNeedIfMatch: without If-Match 428, with a stale one
@@ -336,6 +377,159 @@ func TestAPIListenerNewAndDelete(t *testing.T) {
 	assert.NotNil(t, b.a.Store.Current().Listener("IncomingMail"))
 }
 
+// TestAPIInterfaceNewAndDelete: interfaceconfig new and delete through the
+// API, their refusals with the shell's messages (the batch form's, or the
+// dialog's where the batch form reads ADDRESS/PREFIX as one word), and a
+// delete refused while a listener uses the interface.
+func TestAPIInterfaceNewAndDelete(t *testing.T) {
+	t.Parallel()
+	b, w := startAPIClient(t)
+	https := testnet.FreePort(t)
+
+	r := w.api("POST", "/api/v1/interfaces", w.etag("/api/v1/interfaces"), map[string]any{"name": "Second", "address": "127.0.0.2", "netmask": 8, "hostname": "second.example.test"})
+	require.Equal(t, http.StatusCreated, r.code, r.body)
+	i := named(t, w.pending(), "interfaces", "Second")
+	require.NotNil(t, i, "created")
+	for k, v := range map[string]any{"address": "127.0.0.2", "netmask": float64(8), "hostname": "second.example.test", "https_port": float64(0), "ssh_port": float64(0)} {
+		assert.Equal(t, v, i[k], k)
+	}
+	r = w.api("POST", "/api/v1/interfaces", r.header.Get("ETag"), map[string]any{"name": "Web", "address": "127.0.0.5", "hostname": "web.example.test", "https_port": https, "certificate": "demo"})
+	require.Equal(t, http.StatusCreated, r.code, r.body)
+	i = named(t, w.pending(), "interfaces", "Web")
+	require.NotNil(t, i)
+	for k, v := range map[string]any{"address": "127.0.0.5", "netmask": float64(24), "https_port": float64(https), "certificate": "Demo"} {
+		assert.Equal(t, v, i[k], k)
+	}
+	// Committed, so that a console session (the shell's messages) sees them too.
+	r = w.api("POST", "/api/v1/commit", w.etag("/api/v1/config/pending"), map[string]string{"comment": "API: interfaces"})
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	cur := b.a.Store.Current()
+	require.NotNil(t, cur.Interface("Second"), "committed")
+	assert.Equal(t, "127.0.0.2", cur.Interface("Second").Address)
+	assert.Equal(t, https, cur.Interface("Web").HTTPSPort)
+
+	tests := []struct {
+		name, body, shell, want string
+	}{
+		{"duplicate name", `{"name": "second", "address": "127.0.0.4", "netmask": 8, "hostname": "x.example.test"}`, "interfaceconfig new second 127.0.0.4/8 x.example.test", ""},
+		{"bad name", `{"name": "9x", "address": "127.0.0.4", "netmask": 8, "hostname": "x.example.test"}`, "interfaceconfig new 9x 127.0.0.4/8 x.example.test", ""},
+		{"bad address", `{"name": "X1", "address": "300.1.1.1", "netmask": 8, "hostname": "x.example.test"}`, "interfaceconfig\nNEW\nX1\n300.1.1.1", ""},
+		{"netmask out of range", `{"name": "X1", "address": "127.0.0.4", "netmask": 33, "hostname": "x.example.test"}`, "", "netmask /33 is out of range for 127.0.0.4: use 0 to 32"},
+		{"bad hostname", `{"name": "X1", "address": "127.0.0.4", "netmask": 8, "hostname": "bad_host"}`, "interfaceconfig new X1 127.0.0.4/8 bad_host", ""},
+		{"https port 70000", `{"name": "X1", "address": "127.0.0.4", "netmask": 8, "hostname": "x.example.test", "https_port": 70000, "certificate": "Demo"}`, "interfaceconfig new X1 127.0.0.4/8 x.example.test 70000 Demo", ""},
+		{"unknown certificate", `{"name": "X1", "address": "127.0.0.4", "netmask": 8, "hostname": "x.example.test", "https_port": 8444, "certificate": "Nope"}`, "interfaceconfig new X1 127.0.0.4/8 x.example.test 8444 Nope", ""},
+		{"https without a certificate", `{"name": "X1", "address": "127.0.0.4", "netmask": 8, "hostname": "x.example.test", "https_port": 8444}`, "", "no certificate is chosen: choose one listed by certconfig"},
+		{"https port of another service", `{"name": "X1", "address": "127.0.0.5", "netmask": 8, "hostname": "x.example.test", "https_port": ` + itoa(https) + `, "certificate": "Demo"}`,
+			"interfaceconfig new X1 127.0.0.5/8 x.example.test " + itoa(https) + " Demo", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, tag := w.pendingText(), w.etag("/api/v1/interfaces")
+			r := w.api("POST", "/api/v1/interfaces", tag, tt.body)
+			require.Equal(t, http.StatusUnprocessableEntity, r.code, r.body)
+			msg, _ := r.json(t)["error"].(string)
+			require.NotEmpty(t, msg)
+			if tt.shell != "" {
+				assert.Contains(t, b.shellSays(t, tt.shell), msg, "the shell's message")
+			} else {
+				assert.Equal(t, tt.want, msg)
+			}
+			assert.Equal(t, before, w.pendingText(), "nothing changed")
+			assert.Equal(t, tag, w.etag("/api/v1/interfaces"))
+		})
+	}
+
+	for _, tt := range []struct {
+		name, path string
+		code       int
+		shell      string
+	}{
+		{"unknown", "/api/v1/interfaces/Nowhere", http.StatusNotFound, "interfaceconfig delete Nowhere"},
+		{"in use by a listener", "/api/v1/interfaces/management", http.StatusConflict, "interfaceconfig delete Management"},
+	} {
+		t.Run("delete "+tt.name, func(t *testing.T) {
+			before, tag := w.pendingText(), w.etag("/api/v1/interfaces")
+			r := w.api("DELETE", tt.path, tag, nil)
+			require.Equal(t, tt.code, r.code, r.body)
+			msg, _ := r.json(t)["error"].(string)
+			require.NotEmpty(t, msg)
+			assert.Contains(t, b.shellSays(t, tt.shell), msg, "the shell's message")
+			assert.Equal(t, before, w.pendingText(), "nothing changed")
+			assert.Equal(t, tag, w.etag("/api/v1/interfaces"))
+		})
+	}
+	r = w.api("DELETE", "/api/v1/interfaces/Management", w.etag("/api/v1/interfaces"), nil)
+	assert.Contains(t, r.json(t)["error"], "interface Management is used by listener IncomingMail, listener OutgoingMail: move or delete them first")
+	r = w.api("DELETE", "/api/v1/interfaces/web", w.etag("/api/v1/interfaces"), nil)
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	assert.NotContains(t, r.body, `"Web"`)
+	assert.Nil(t, named(t, w.pending(), "interfaces", "Web"), "deleted")
+
+	r = w.api("POST", "/api/v1/commit", w.etag("/api/v1/config/pending"), map[string]string{"comment": "API: delete Web"})
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	assert.Nil(t, b.a.Store.Current().Interface("Web"), "the delete is committed")
+	assert.NotNil(t, b.a.Store.Current().Interface("Second"))
+}
+
+// smtpBanner dials an SMTP listener and returns its first line, the 220 greeting.
+func smtpBanner(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err, "nothing listens on %s", addr)
+	defer c.Close()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err)
+	return line
+}
+
+// TestAPIListenerRenameAndMoveCommitted: a listener renamed and moved to an
+// interface the API created, committed: the committed configuration has it
+// under its new name on the new interface, the engine greets on the new
+// address and port, and the interface cannot be deleted while it is used.
+func TestAPIListenerRenameAndMoveCommitted(t *testing.T) {
+	t.Parallel()
+	b, w := startAPIClient(t)
+	port := testnet.FreePort(t)
+	old := b.a.Store.Current().Listener("IncomingMail")
+	assert.Contains(t, smtpBanner(t, "127.0.0.1:"+itoa(old.Port)), "220 ", "the listener before")
+
+	r := w.api("POST", "/api/v1/interfaces", w.etag("/api/v1/interfaces"), `{"name": "Second", "address": "127.0.0.2", "netmask": 8, "hostname": "second.example.test"}`)
+	require.Equal(t, http.StatusCreated, r.code, r.body)
+	r = w.api("PUT", "/api/v1/listeners/IncomingMail", w.etag("/api/v1/listeners"), `{"name": "Inbound", "interface": "second", "port": `+itoa(port)+`}`)
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	assert.Equal(t, r.header.Get("ETag"), w.etag("/api/v1/listeners"), "the answer is the listeners section, with its ETag")
+	var section []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.body), &section))
+	var names []any
+	for _, l := range section {
+		names = append(names, l["name"])
+	}
+	assert.ElementsMatch(t, []any{"Inbound", "OutgoingMail"}, names)
+
+	r = w.api("POST", "/api/v1/commit", w.etag("/api/v1/config/pending"), map[string]string{"comment": "API: move IncomingMail"})
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	cur := b.a.Store.Current()
+	assert.Nil(t, cur.Listener("IncomingMail"), "renamed")
+	l := cur.Listener("Inbound")
+	require.NotNil(t, l, "the committed configuration has the new name")
+	assert.Equal(t, "Second", l.Interface)
+	assert.Equal(t, port, l.Port)
+	assert.Equal(t, old.Domains, l.Domains, "its settings go with it")
+	assert.Equal(t, old.MaxConnections, l.MaxConnections)
+
+	assert.Contains(t, smtpBanner(t, "127.0.0.2:"+itoa(port)), "220 ", "the engine listens on the new interface")
+	_, err := net.DialTimeout("tcp", "127.0.0.1:"+itoa(port), time.Second)
+	assert.Error(t, err, "and not on the old interface's address")
+
+	before, tag := w.pendingText(), w.etag("/api/v1/interfaces")
+	r = w.api("DELETE", "/api/v1/interfaces/Second", tag, nil)
+	assert.Equal(t, http.StatusConflict, r.code, r.body)
+	assert.Contains(t, b.shellSays(t, "interfaceconfig delete Second"), r.json(t)["error"], "the shell's message")
+	assert.Contains(t, r.json(t)["error"], "interface Second is used by listener Inbound")
+	assert.Equal(t, before, w.pendingText(), "nothing changed")
+}
+
 // guiRefuses posts a form that is refused: the page again with the message
 // and code, and nothing changed.
 func guiRefuses(t *testing.T, w *browser, path string, form url.Values, code int, msg string) {
@@ -428,6 +622,65 @@ func TestNetworkForms(t *testing.T) {
 		guiRefuses(t, w, "/interfaces/Management", url.Values{"hostname": {"bad_host"}}, http.StatusUnprocessableEntity, `"bad_host"`)
 		guiRefuses(t, w, "/interfaces/Management", url.Values{"certificate": {"Nope"}}, http.StatusUnprocessableEntity, `certificate "Nope" does not exist`)
 	})
+	t.Run("interface new, edit and delete", func(t *testing.T) {
+		r := w.post("/interfaces", url.Values{"name": {"Second"}, "address": {"127.0.0.2"}, "netmask": {"8"}, "hostname": {"second.example.test"}, "https_port": {""}, "certificate": {""}})
+		require.Equal(t, http.StatusSeeOther, r.code, r.body)
+		i := named(t, w.pending(), "interfaces", "Second")
+		require.NotNil(t, i)
+		assert.Equal(t, "127.0.0.2", i["address"])
+		assert.Equal(t, float64(8), i["netmask"])
+		page := w.get("/interfaces")
+		assert.Contains(t, page.body, `id="interface-Second"`)
+		assert.Contains(t, page.body, "Interface Second created (pending until you commit).")
+		guiRefuses(t, w, "/interfaces", url.Values{"name": {"second"}, "address": {"127.0.0.4"}, "netmask": {"8"}, "hostname": {"x.example.test"}},
+			http.StatusUnprocessableEntity, `named "second" already exists: choose another name`)
+		guiRefuses(t, w, "/interfaces", url.Values{"name": {"X1"}, "address": {"300.1.1.1"}, "netmask": {"8"}, "hostname": {"x.example.test"}},
+			http.StatusUnprocessableEntity, `"300.1.1.1" is not an IP address`)
+		guiRefuses(t, w, "/interfaces", url.Values{"name": {"X1"}, "address": {"127.0.0.4"}, "netmask": {"x"}, "hostname": {"x.example.test"}},
+			http.StatusUnprocessableEntity, `Value must be a number from 0 to 32, not "x"`)
+
+		r = w.post("/interfaces/Second", url.Values{"address": {"127.0.0.3"}, "netmask": {"16"}})
+		require.Equal(t, http.StatusSeeOther, r.code, r.body)
+		i = named(t, w.pending(), "interfaces", "Second")
+		assert.Equal(t, "127.0.0.3", i["address"])
+		assert.Equal(t, float64(16), i["netmask"])
+		guiRefuses(t, w, "/interfaces/Second", url.Values{"netmask": {"33"}}, http.StatusUnprocessableEntity, "netmask /33 is out of range for 127.0.0.3: use 0 to 32")
+		guiRefuses(t, w, "/interfaces/Second", url.Values{"name": {"Management"}}, http.StatusUnprocessableEntity, `named "Management" already exists: choose another name`)
+
+		r = w.post("/interfaces", url.Values{"name": {"Spare"}, "address": {"127.0.0.4"}, "netmask": {"8"}, "hostname": {"spare.example.test"}})
+		require.Equal(t, http.StatusSeeOther, r.code, r.body)
+		r = w.post("/interfaces/Spare/delete", nil)
+		require.Equal(t, http.StatusSeeOther, r.code, r.body)
+		assert.Nil(t, named(t, w.pending(), "interfaces", "Spare"))
+		assert.NotContains(t, w.get("/interfaces").body, `id="interface-Spare"`)
+		guiRefuses(t, w, "/interfaces/Spare/delete", nil, http.StatusNotFound, `interface "Spare" does not exist: choose one listed by interfaceconfig`)
+		guiRefuses(t, w, "/interfaces/Management/delete", nil, http.StatusConflict, "interface Management is used by listener IncomingMail")
+	})
+	t.Run("listener rename and move", func(t *testing.T) {
+		r := w.post("/listeners/OutgoingMail", url.Values{"name": {"Relay"}, "interface": {"Second"}})
+		require.Equal(t, http.StatusSeeOther, r.code, r.body)
+		assert.Nil(t, named(t, w.pending(), "listeners", "OutgoingMail"))
+		l := named(t, w.pending(), "listeners", "Relay")
+		require.NotNil(t, l)
+		assert.Equal(t, "Second", l["interface"])
+		assert.Equal(t, []any{"192.0.2.0/24", "10.1.2.3/32"}, l["relay_from"], "its settings go with it")
+		page := w.get("/listeners")
+		assert.Contains(t, page.body, "Listener OutgoingMail renamed to Relay and changed (pending until you commit).")
+		assert.Contains(t, page.body, `id="listener-form-Relay"`)
+		guiRefuses(t, w, "/listeners/Relay", url.Values{"name": {"IncomingMail"}}, http.StatusUnprocessableEntity, `a listener named "IncomingMail" already exists: choose another name`)
+		guiRefuses(t, w, "/listeners/Relay", url.Values{"interface": {"Nowhere"}}, http.StatusUnprocessableEntity, `interface "Nowhere" does not exist: choose one listed by interfaceconfig`)
+		guiRefuses(t, w, "/interfaces/Second/delete", nil, http.StatusConflict, "interface Second is used by listener Relay: move or delete them first")
+	})
+	t.Run("inbound SETUP", func(t *testing.T) {
+		r := w.post("/inbound", url.Values{"max_connections": {"300"}})
+		require.Equal(t, http.StatusSeeOther, r.code, r.body)
+		assert.Equal(t, float64(300), w.pending()["inbound"].(map[string]any)["max_connections"])
+		page := w.get("/listeners")
+		assert.Contains(t, page.body, "Listeners SETUP saved (pending until you commit).")
+		assert.Contains(t, page.body, `name="max_connections" size="7" value="300"`)
+		guiRefuses(t, w, "/inbound", url.Values{"max_connections": {"100001"}}, http.StatusUnprocessableEntity, "Value must be a number from 0 to 100000, not 100001")
+		guiRefuses(t, w, "/inbound", url.Values{"max_connections": {"many"}}, http.StatusUnprocessableEntity, `Value must be a number from 0 to 100000, not "many"`)
+	})
 	t.Run("destination DEFAULT", func(t *testing.T) {
 		r := w.post("/destinations/DEFAULT", url.Values{"tls": {"required"}, "max_connections": {"25"}, "max_messages_per_connection": {"7"}})
 		require.Equal(t, http.StatusSeeOther, r.code, r.body)
@@ -458,5 +711,10 @@ func TestNetworkForms(t *testing.T) {
 		assert.Equal(t, 25, cur.Destinations.Default.MaxConnections)
 		assert.Equal(t, "Demo", cur.Destinations.Certificate)
 		assert.Equal(t, "gui.example.test", cur.Interface("Management").Hostname)
+		assert.Equal(t, 300, cur.Inbound.MaxConnections)
+		assert.Nil(t, cur.Listener("OutgoingMail"))
+		require.NotNil(t, cur.Listener("Relay"))
+		assert.Equal(t, "Second", cur.Listener("Relay").Interface)
+		assert.Equal(t, "127.0.0.3", cur.Interface("Second").Address)
 	})
 }

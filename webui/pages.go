@@ -119,10 +119,13 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /listeners", s.gate(s.listenerNew))
 	mux.HandleFunc("POST /listeners/{name}", s.gate(s.listenerSave))
 	mux.HandleFunc("POST /listeners/{name}/delete", s.gate(s.listenerDelete))
+	mux.HandleFunc("POST /inbound", s.gate(s.inboundSave))
 	mux.HandleFunc("GET /interfaces", s.gate(func(w http.ResponseWriter, r *http.Request, c *client) {
-		s.networkPage("interfaces", "IP Interfaces")(w, r, c, http.StatusOK, "")
+		s.interfacesPage(w, r, c, http.StatusOK, "")
 	}))
+	mux.HandleFunc("POST /interfaces", s.gate(s.interfaceNew))
 	mux.HandleFunc("POST /interfaces/{name}", s.gate(s.interfaceSave))
+	mux.HandleFunc("POST /interfaces/{name}/delete", s.gate(s.interfaceDelete))
 	mux.HandleFunc("GET /destinations", s.gate(func(w http.ResponseWriter, r *http.Request, c *client) {
 		s.destinationsPage(w, r, c, http.StatusOK, "", nil)
 	}))
