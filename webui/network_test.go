@@ -218,21 +218,30 @@ func TestAPINetworkEditsRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, tag := w.pendingText(), w.etag(tt.list)
-			r := w.api("PUT", tt.path, tag, tt.body)
-			require.Equal(t, http.StatusUnprocessableEntity, r.code, r.body)
-			msg, _ := r.json(t)["error"].(string)
-			require.NotEmpty(t, msg)
-			if tt.shell != "" {
-				assert.Contains(t, b.shellSays(t, tt.shell), msg, "the shell's message")
-			} else {
-				assert.Equal(t, tt.want, msg)
-			}
-			assert.Equal(t, before, w.pendingText(), "nothing changed")
-			assert.Equal(t, tag, w.etag(tt.list), "the ETag stays")
+			refusedLikeTheShell(t, b, w, "PUT", tt.path, tt.list, tt.body, tt.shell, tt.want)
 		})
 	}
 	assert.False(t, w.get("/api/v1/config/pending").json(t)["changed"].(bool))
+}
+
+// refusedLikeTheShell sends a write the box must refuse: 422 with the
+// message the shell gives for the same edit (shell, a batch line or dialog
+// answers) or, without one, want; the pending configuration and the ETag
+// of list stay as they were.
+func refusedLikeTheShell(t *testing.T, b *box, w *browser, method, path, list, body, shell, want string) {
+	t.Helper()
+	before, tag := w.pendingText(), w.etag(list)
+	r := w.api(method, path, tag, body)
+	require.Equal(t, http.StatusUnprocessableEntity, r.code, r.body)
+	msg, _ := r.json(t)["error"].(string)
+	require.NotEmpty(t, msg)
+	if shell != "" {
+		assert.Contains(t, b.shellSays(t, shell), msg, "the shell's message")
+	} else {
+		assert.Equal(t, want, msg)
+	}
+	assert.Equal(t, before, w.pendingText(), "nothing changed")
+	assert.Equal(t, tag, w.etag(list), "the ETag stays")
 }
 
 // networkWrites are the new endpoints' writes with a body each accepts.
@@ -323,17 +332,7 @@ func TestAPIListenerNewAndDelete(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, tag := w.pendingText(), w.etag("/api/v1/listeners")
-			r := w.api("POST", "/api/v1/listeners", tag, tt.body)
-			require.Equal(t, http.StatusUnprocessableEntity, r.code, r.body)
-			msg, _ := r.json(t)["error"].(string)
-			if tt.shell != "" {
-				assert.Contains(t, b.shellSays(t, tt.shell), msg, "the shell's message")
-			} else {
-				assert.Equal(t, tt.want, msg)
-			}
-			assert.Equal(t, before, w.pendingText(), "nothing changed")
-			assert.Equal(t, tag, w.etag("/api/v1/listeners"))
+			refusedLikeTheShell(t, b, w, "POST", "/api/v1/listeners", "/api/v1/listeners", tt.body, tt.shell, tt.want)
 		})
 	}
 
@@ -424,18 +423,7 @@ func TestAPIInterfaceNewAndDelete(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, tag := w.pendingText(), w.etag("/api/v1/interfaces")
-			r := w.api("POST", "/api/v1/interfaces", tag, tt.body)
-			require.Equal(t, http.StatusUnprocessableEntity, r.code, r.body)
-			msg, _ := r.json(t)["error"].(string)
-			require.NotEmpty(t, msg)
-			if tt.shell != "" {
-				assert.Contains(t, b.shellSays(t, tt.shell), msg, "the shell's message")
-			} else {
-				assert.Equal(t, tt.want, msg)
-			}
-			assert.Equal(t, before, w.pendingText(), "nothing changed")
-			assert.Equal(t, tag, w.etag("/api/v1/interfaces"))
+			refusedLikeTheShell(t, b, w, "POST", "/api/v1/interfaces", "/api/v1/interfaces", tt.body, tt.shell, tt.want)
 		})
 	}
 
