@@ -83,13 +83,11 @@ func editInterface(s *shell.Session, c *config.Config, old string, ifc config.In
 		}
 	}
 	if ifc.Name, err = ask(s, "IP interface name (Ex: \"InternalNet\"):", func(a string) error {
-		if err := config.CheckName(config.KindInterface, a); err != nil {
-			return err
-		}
+		taken := ""
 		if other := c.Interface(a); other != nil && !strings.EqualFold(a, old) {
-			return fmt.Errorf("an interface named %q already exists: choose another name", other.Name)
+			taken = other.Name
 		}
-		return nil
+		return config.CheckNewName(config.KindInterface, a, taken)
 	}); err != nil {
 		return err
 	}

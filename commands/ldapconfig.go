@@ -124,13 +124,11 @@ func pickLDAPProfile(s *shell.Session, c *config.Config, verb string) (*config.L
 
 func ldapNameCheck(c *config.Config, current string) func(string) error {
 	return func(a string) error {
-		if err := config.CheckName(config.KindLDAPProfile, a); err != nil {
-			return err
-		}
+		taken := ""
 		if p := c.LDAPProfile(a); p != nil && !strings.EqualFold(a, current) {
-			return fmt.Errorf("an %s named %q already exists: choose another name", config.KindLDAPProfile, p.Name)
+			taken = p.Name
 		}
-		return nil
+		return config.CheckNewName(config.KindLDAPProfile, a, taken)
 	}
 }
 

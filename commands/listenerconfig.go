@@ -93,13 +93,11 @@ func pickListener(s *shell.Session, c *config.Config, verb string) (*config.List
 // another listener's.
 func listenerNameCheck(c *config.Config, current string) func(string) error {
 	return func(a string) error {
-		if err := config.CheckName(config.KindListener, a); err != nil {
-			return err
-		}
+		taken := ""
 		if l := c.Listener(a); l != nil && !strings.EqualFold(a, current) {
-			return fmt.Errorf("a listener named %q already exists: choose another name", l.Name)
+			taken = l.Name
 		}
-		return nil
+		return config.CheckNewName(config.KindListener, a, taken)
 	}
 }
 

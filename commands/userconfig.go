@@ -144,13 +144,11 @@ func askRole(s *shell.Session, name, current string) (string, error) {
 
 func newUser(s *shell.Session, c *config.Config) error {
 	name, err := askNew(s, "Enter the new username.", func(a string) error {
-		if err := config.CheckName(config.KindUser, a); err != nil {
-			return err
-		}
+		taken := ""
 		if u, err := c.FindUser(a); err == nil {
-			return fmt.Errorf("a user named %q already exists: choose another name", u.Name)
+			taken = u.Name
 		}
-		return nil
+		return config.CheckNewName(config.KindUser, a, taken)
 	})
 	if err != nil {
 		return err

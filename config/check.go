@@ -45,8 +45,27 @@ func CheckName(kind, name string) error {
 func nameClash(kind, name string, others []string) error {
 	for _, o := range others {
 		if strings.EqualFold(o, name) {
-			return fmt.Errorf("%s %s named %q already exists: choose another name", article(kind), kind, name)
+			return nameTaken(kind, name)
 		}
+	}
+	return nil
+}
+
+// nameTaken is the refusal of a name that another kind already has.
+func nameTaken(kind, name string) error {
+	return fmt.Errorf("%s %s named %q already exists: choose another name", article(kind), kind, name)
+}
+
+// CheckNewName checks the name typed for a new or renamed kind at its
+// prompt: a valid name (CheckName), and not taken, the name of the one
+// that already has it ("" when none does, or when it is the one renamed).
+// Its refusal is the one the configuration gives when it is validated.
+func CheckNewName(kind, name, taken string) error {
+	if err := CheckName(kind, name); err != nil {
+		return err
+	}
+	if taken != "" {
+		return nameTaken(kind, taken)
 	}
 	return nil
 }
