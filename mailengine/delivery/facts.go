@@ -32,7 +32,7 @@ func (d *Deliverer) factsOf(m queue.Message, rec *record) (facts, error) {
 	defer body.Close()
 	dw := smtpclient.NewDotWriter(io.Discard)
 	var hs headerScan
-	if _, err := io.Copy(io.MultiWriter(dw, &hs), body); err != nil {
+	if _, err := io.Copy(dw, io.TeeReader(body, &hs)); err != nil { // dw.ReadFrom: no buffer per message
 		return facts{}, fmt.Errorf("reading MID %d for its size: %w", m.MID, err)
 	}
 	_ = dw.Close() // io.Discard does not fail

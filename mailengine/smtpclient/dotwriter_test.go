@@ -2,10 +2,12 @@ package smtpclient
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -87,6 +89,27 @@ func TestDotWriterReportsWriteErrors(t *testing.T) {
 	require.Error(t, w.Close())
 	_, err = w.Write([]byte("late"))
 	require.Error(t, err, "no write after Close")
+}
+
+// io.Copy goes through ReadFrom: the same wire as Write, and a read error
+// comes back as the reader gave it (the transaction tells our failure from
+// the peer's by it).
+func TestDotWriterReadFrom(t *testing.T) {
+	for _, in := range []string{"", "a\r\nb", ".x\n\r.\r\n", strings.Repeat("y", 70_000) + "\r\n.\r\n"} {
+		want, _ := dotEncode(t, in, 0)
+		var out bytes.Buffer
+		w := NewDotWriter(&out)
+		n, err := io.Copy(w, iotest.OneByteReader(strings.NewReader(in)))
+		require.NoError(t, err)
+		require.NoError(t, w.Close())
+		assert.Equal(t, int64(len(in)), n)
+		assert.Equal(t, want, out.String())
+	}
+	boom := errors.New("disk read failed")
+	_, err := io.Copy(NewDotWriter(io.Discard), io.MultiReader(strings.NewReader("a\r\n"), iotest.ErrReader(boom)))
+	assert.Same(t, boom, err)
+	_, err = io.Copy(NewDotWriter(failingWriter{}), strings.NewReader("a\r\n"))
+	assert.ErrorIs(t, err, io.ErrClosedPipe)
 }
 
 type failingWriter struct{}

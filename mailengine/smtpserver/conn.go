@@ -44,8 +44,29 @@ type Conn struct {
 	dead     chan struct{} // closed by kill
 }
 
+// readers and writers recycle the connections' buffers: one message per
+// connection is the common case, and 68 KiB of fresh memory per connection
+// was most of what the collector had to handle.
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+)
+
 func newConn(s *Server, nc net.Conn) *Conn {
-	return &Conn{srv: s, raw: nc, nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), bw: bufio.NewWriterSize(nc, 4096), dead: make(chan struct{})}
+	br, bw := readers.Get().(*bufio.Reader), writers.Get().(*bufio.Writer)
+	br.Reset(nc)
+	bw.Reset(nc)
+	return &Conn{srv: s, raw: nc, nc: nc, br: br, bw: bw, dead: make(chan struct{})}
+}
+
+// release gives the buffers back once serve has returned: nothing reads or
+// writes c after that.
+func (c *Conn) release() {
+	c.br.Reset(nil)
+	c.bw.Reset(nil)
+	readers.Put(c.br)
+	writers.Put(c.bw)
+	c.br, c.bw = nil, nil
 }
 
 // NetConn is the accepted connection (under TLS, the TCP connection).

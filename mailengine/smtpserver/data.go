@@ -30,13 +30,14 @@ type dataReader struct {
 	limit int64  // maximum message size (0: none)
 	renew func() // renews the read deadline before a read that may block
 
-	n         int64 // bytes of the message given out
-	pending   []byte
-	lineStart bool // the next byte starts a line
-	prevCRLF  bool // the last complete line ended in CRLF (or none came yet)
-	lastCR    bool // the last byte read was a CR (a line split across reads)
-	done      bool // the end marker was read
-	tooLarge  bool // the message passed limit
+	n         int64  // bytes of the message given out
+	pending   []byte // what Read gives next: a slice of br's buffer or of scratch, used up before br is read again
+	scratch   []byte // a line whose bare LF became CRLF
+	lineStart bool   // the next byte starts a line
+	prevCRLF  bool   // the last complete line ended in CRLF (or none came yet)
+	lastCR    bool   // the last byte read was a CR (a line split across reads)
+	done      bool   // the end marker was read
+	tooLarge  bool   // the message passed limit
 	err       error
 }
 
@@ -93,8 +94,13 @@ func (r *dataReader) next() {
 		if r.lineStart && len(body) > 1 && body[0] == '.' {
 			body = body[1:] // dot-stuffed (a lone "." here is content: see above)
 		}
-		out := make([]byte, 0, len(body)+2)
-		out = append(append(out, body...), '\r', '\n') // a bare LF becomes CRLF
+		var out []byte
+		if crlf {
+			out = line[len(line)-len(body)-2:] // the line as it came, less a stuffing dot
+		} else {
+			r.scratch = append(append(r.scratch[:0], body...), '\r', '\n') // a bare LF becomes CRLF
+			out = r.scratch
+		}
 		r.lineStart, r.prevCRLF, r.lastCR = true, crlf, false
 		r.emit(out)
 	case errors.Is(err, bufio.ErrBufferFull):
@@ -103,7 +109,7 @@ func (r *dataReader) next() {
 			body = body[1:]
 		}
 		r.lineStart, r.lastCR = false, line[len(line)-1] == '\r'
-		r.emit(append([]byte(nil), body...))
+		r.emit(body)
 	default:
 		r.err = fmt.Errorf("%w: %v", ErrAborted, err)
 	}

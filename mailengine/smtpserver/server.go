@@ -191,6 +191,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.mu.Unlock()
+			c.release()
 		}()
 	}
 }

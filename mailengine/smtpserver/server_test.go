@@ -98,7 +98,7 @@ func (r *recorder) snapshot() recorder {
 }
 
 // start runs a server on 127.0.0.1 with the recorder; configure adjusts it.
-func start(t *testing.T, rec *recorder, configure func(*Server)) (*Server, string) {
+func start(t testing.TB, rec *recorder, configure func(*Server)) (*Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -619,4 +619,58 @@ func readData(wire []byte) ([]byte, bool) {
 	r := newDataReader(bufio.NewReaderSize(strings.NewReader(string(wire)), 16), 0, func() {})
 	out, err := io.ReadAll(r)
 	return out, err == nil && r.done
+}
+
+// discarder is a Backend that reads every message and keeps nothing.
+type discarder struct{ recSession }
+
+func (d *discarder) NewSession(*Conn) (Session, error)  { return d, nil }
+func (*discarder) Mail(address.Path, MailOptions) error { return nil }
+func (*discarder) Rcpt(address.Path) error              { return nil }
+func (*discarder) Close()                               {}
+func (*discarder) Data(r io.Reader) (string, error) {
+	_, err := io.Copy(io.Discard, r)
+	return "ok", err
+}
+
+// BenchmarkSession is one whole session per iteration over loopback, the
+// load shape of scripts/bench-e2e.sh: connect, EHLO, MAIL, RCPT, 4 KiB of
+// DATA, QUIT. -benchmem shows what the server allocates per session (the
+// client's share is small and fixed).
+func BenchmarkSession(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	s := &Server{Hostname: "mx.example.test", MaxMessageBytes: 1 << 20, Backend: &discarder{}}
+	done := make(chan struct{})
+	go func() { _ = s.Serve(ln); close(done) }()
+	defer func() { _ = s.Close(); <-done }()
+	line := strings.Repeat("x", 78) + "\r\n"
+	msg := "Subject: bench\r\n\r\n" + strings.Repeat(line, 4096/len(line)) + ".\r\n"
+	br := bufio.NewReader(nil)
+	expect := func(c net.Conn, code string) {
+		for {
+			l, err := br.ReadString('\n')
+			require.NoError(b, err)
+			require.True(b, strings.HasPrefix(l, code), "want %s, got %q", code, l)
+			if len(l) < 4 || l[3] == ' ' {
+				return
+			}
+		}
+	}
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(b, err)
+		br.Reset(c)
+		expect(c, "220")
+		for _, step := range []struct{ send, code string }{
+			{"EHLO client.test\r\n", "250"}, {"MAIL FROM:<a@client.test>\r\n", "250"},
+			{"RCPT TO:<b@example.test>\r\n", "250"}, {"DATA\r\n", "354"}, {msg, "250"}, {"QUIT\r\n", "221"},
+		} {
+			_, err := io.WriteString(c, step.send)
+			require.NoError(b, err)
+			expect(c, step.code)
+		}
+		_ = c.Close()
+	}
 }
