@@ -335,10 +335,11 @@ func (s *session) Data(r io.Reader) (string, error) {
 		e.log.Warningf("MID %d ICID %d could not be queued: %v", mid, s.tc.icid, err)
 		return "", smtpserver.ErrLocal
 	}
-	if id := capture.header("Message-Id"); id != "" {
+	fields := capture.fields()
+	if id := logField(fields, "Message-Id"); id != "" {
 		e.log.Infof("MID %d Message-ID '%s'", mid, id)
 	}
-	if subj := capture.header("Subject"); subj != "" {
+	if subj := logField(fields, "Subject"); subj != "" {
 		e.log.Infof("MID %d Subject %q", mid, subj)
 	}
 	e.log.Infof("MID %d ready %d bytes from <%s>", mid, size-int64(len(hdr)), s.from)
@@ -353,28 +354,46 @@ func (s *session) Reset() { s.from, s.utf8, s.rcpts, s.keys = "", false, nil, ni
 
 func (s *session) Close() {}
 
-// headerCapture keeps the start of a message, up to the end of its header.
+// headerCapture keeps the start of a message, up to the end of its header
+// (its first empty line) or maxCapturedHeader octets.
 type headerCapture struct {
-	buf  bytes.Buffer
-	done bool
+	buf     []byte
+	lineLen int // octets of the current line so far, CRs not counted
+	done    bool
 }
 
 const maxCapturedHeader = 64 << 10
 
 func (h *headerCapture) Write(p []byte) (int, error) {
-	if !h.done {
-		h.buf.Write(p[:min(len(p), maxCapturedHeader-h.buf.Len())])
-		if bytes.Contains(h.buf.Bytes(), []byte("\r\n\r\n")) || bytes.Contains(h.buf.Bytes(), []byte("\n\n")) || h.buf.Len() >= maxCapturedHeader {
-			h.done = true
+	if h.done {
+		return len(p), nil
+	}
+	take := p[:min(len(p), maxCapturedHeader-len(h.buf))]
+	for i, c := range take {
+		switch {
+		case c == '\n' && h.lineLen == 0:
+			h.buf, h.done = append(h.buf, take[:i+1]...), true
+			return len(p), nil
+		case c == '\n':
+			h.lineLen = 0
+		case c != '\r':
+			h.lineLen++
 		}
 	}
+	h.buf = append(h.buf, take...)
+	h.done = len(h.buf) >= maxCapturedHeader
 	return len(p), nil
 }
 
-// header returns one header field of the captured message, unfolded.
-func (h *headerCapture) header(name string) string {
-	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(h.buf.Bytes(), '\r', '\n', '\r', '\n'))))
-	hdr, _ := r.ReadMIMEHeader()
+// fields returns the captured header, parsed once for every field asked.
+func (h *headerCapture) fields() textproto.MIMEHeader {
+	src := io.MultiReader(bytes.NewReader(h.buf), strings.NewReader("\r\n\r\n"))
+	hdr, _ := textproto.NewReader(bufio.NewReaderSize(src, 512)).ReadMIMEHeader()
+	return hdr
+}
+
+// logField is one header field for mail_logs, unfolded and cut to 200 octets.
+func logField(hdr textproto.MIMEHeader, name string) string {
 	v := hdr.Get(name)
 	if len(v) > 200 {
 		v = v[:200]

@@ -32,7 +32,7 @@ func newCopier(w io.Writer) *copier {
 }
 
 // add queues line for the copy, waiting while copyLimit bytes are queued.
-func (c *copier) add(line string) {
+func (c *copier) add(line []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for len(c.buf) >= copyLimit && !c.closed {

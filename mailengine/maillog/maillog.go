@@ -118,6 +118,9 @@ type Logger struct {
 	closed    bool
 	err       error // first write or rotation error, returned by Close
 	followers map[chan struct{}]struct{}
+	stamp     []byte // the timestamp of second stampSec, formatted
+	stampSec  int64
+	line      []byte // the memory of the line being written
 }
 
 // Open opens dir/mail_logs for appending (creating dir with mode 0700 and the file with mode 0600
@@ -185,7 +188,10 @@ func (l *Logger) Warningf(format string, args ...any) { l.Logf(Warning, format, 
 // write fails part way, the file is truncated back to its previous size. Errors are kept and
 // returned by Close; writes after Close are dropped.
 func (l *Logger) Logf(level Level, format string, args ...any) {
-	text := escape(fmt.Sprintf(format, args...), true)
+	bufp := textBufs.Get().(*[]byte)
+	defer textBufs.Put(bufp)
+	text := fmt.Appendf((*bufp)[:0], format, args...)
+	*bufp = text[:0]
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -193,17 +199,30 @@ func (l *Logger) Logf(level Level, format string, args ...any) {
 		return
 	}
 	// Taking the time under the lock keeps the timestamps in file order.
-	line := l.now().Local().Format(TimeLayout) + " " + string(level) + ": " + text + "\n"
+	now := l.now()
+	if sec := now.Unix(); sec != l.stampSec || l.stamp == nil {
+		l.stamp, l.stampSec = now.Local().AppendFormat(l.stamp[:0], TimeLayout), sec
+	}
+	line := l.line[:0]
+	if l.torn {
+		line = append(line, '\n') // end the partial line that could not be removed
+	}
+	line = append(append(append(append(line, l.stamp...), ' '), level...), ": "...)
+	line = append(appendEscaped(line, text), '\n')
+	l.line = line
 	if l.size > 0 && l.size+int64(len(line)) > l.maxBytes {
 		if err := l.rotateLocked(); err != nil && l.err == nil {
 			l.err = err
+		}
+		if !l.torn && line[0] == '\n' {
+			line = line[1:] // a new file starts on a new line
 		}
 	}
 	if err := l.writeLocked(line); err != nil && l.err == nil {
 		l.err = err
 	}
 	if l.copier != nil {
-		l.copier.add(line)
+		l.copier.add(bytes.TrimPrefix(line, []byte{'\n'}))
 	}
 	for ch := range l.followers {
 		select {
@@ -213,13 +232,23 @@ func (l *Logger) Logf(level Level, format string, args ...any) {
 	}
 }
 
-// writeLocked appends line whole, or removes what a failed write left of it. l.mu must be held.
-func (l *Logger) writeLocked(line string) error {
-	if l.torn {
-		line = "\n" + line // end the partial line that could not be removed
+// textBufs recycles the memory Logf formats a line's text in.
+var textBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// appendEscaped appends text escaped as the package comment says.
+func appendEscaped(dst, text []byte) []byte {
+	for _, c := range text {
+		if c < 0x20 || c >= 0x7f || c == '\\' {
+			return append(dst, escape(string(text), true)...)
+		}
 	}
+	return append(dst, text...) // printable ASCII: the usual case
+}
+
+// writeLocked appends line whole, or removes what a failed write left of it. l.mu must be held.
+func (l *Logger) writeLocked(line []byte) error {
 	before := l.size
-	n, err := l.f.WriteString(line)
+	n, err := l.f.Write(line)
 	if err == nil {
 		l.size += int64(n)
 		l.torn = false
