@@ -29,6 +29,7 @@ import (
 	"relaybox/cipherstring"
 	"relaybox/config"
 	"relaybox/mailengine/delivery"
+	"relaybox/mailengine/maillog"
 	"relaybox/mailengine/websecurity"
 )
 
@@ -499,19 +500,23 @@ func (e *Engine) hooks(ep *endpoint) hooks {
 				return
 			}
 			c.icid = e.icids.Add(1)
-			e.logConnect(c, p)
-			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			var lines maillog.Lines // one write for both lines
+			e.logConnect(&lines, c, p)
+			var reply string
 			switch reason {
 			case "busy-ip":
-				e.log.Infof("ICID %d refused: too many concurrent connections from %s (limit %d)", c.icid, remoteIP(c), p.listener.MaxConnectionsPerIP)
-				_, _ = fmt.Fprintf(c, "421 4.7.0 %s Too many concurrent connections from your address, try again later\r\n", p.iface.Hostname)
+				lines.Infof("ICID %d refused: too many concurrent connections from %s (limit %d)", c.icid, remoteIP(c), p.listener.MaxConnectionsPerIP)
+				reply = "421 4.7.0 %s Too many concurrent connections from your address, try again later\r\n"
 			case "busy":
-				e.log.Infof("ICID %d refused: too many concurrent connections", c.icid)
-				_, _ = fmt.Fprintf(c, "421 4.7.0 %s Too many concurrent connections, try again later\r\n", p.iface.Hostname)
+				lines.Infof("ICID %d refused: too many concurrent connections", c.icid)
+				reply = "421 4.7.0 %s Too many concurrent connections, try again later\r\n"
 			default:
-				e.log.Infof("ICID %d REJECT SG None match ALL SBRS None", c.icid)
-				_, _ = fmt.Fprintf(c, "554 5.7.1 %s Access denied: this listener relays only for its allowed hosts\r\n", p.iface.Hostname)
+				lines.Infof("ICID %d REJECT SG None match ALL SBRS None", c.icid)
+				reply = "554 5.7.1 %s Access denied: this listener relays only for its allowed hosts\r\n"
 			}
+			e.log.WriteLines(&lines) // logged before the client reads why
+			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_, _ = fmt.Fprintf(c, reply, p.iface.Hostname)
 		},
 		accepted: func(c *trackedConn) {
 			p := ep.meta.Load()
@@ -519,7 +524,9 @@ func (e *Engine) hooks(ep *endpoint) hooks {
 				return
 			}
 			c.icid = e.icids.Add(1)
-			e.logConnect(c, p)
+			var lines maillog.Lines // one write for both lines
+			e.logConnect(&lines, c, p)
+			defer e.log.WriteLines(&lines)
 			if p.listener.Type == config.ListenerPrivate {
 				var prefixes []netip.Prefix
 				for _, n := range p.listener.RelayFrom {
@@ -527,17 +534,17 @@ func (e *Engine) hooks(ep *endpoint) hooks {
 						prefixes = append(prefixes, pr)
 					}
 				}
-				e.log.Infof("ICID %d RELAY SG RELAYLIST match %s SBRS None", c.icid, matchNetwork(prefixes, c.RemoteAddr()))
+				lines.Infof("ICID %d RELAY SG RELAYLIST match %s SBRS None", c.icid, matchNetwork(prefixes, c.RemoteAddr()))
 			} else {
-				e.log.Infof("ICID %d ACCEPT SG None match ALL SBRS None", c.icid)
+				lines.Infof("ICID %d ACCEPT SG None match ALL SBRS None", c.icid)
 			}
 			c.onClose = func(c *trackedConn) { e.log.Infof("ICID %d close", c.icid) }
 		},
 	}
 }
 
-func (e *Engine) logConnect(c *trackedConn, p *plan) {
-	e.log.Infof("New SMTP ICID %d interface %s (%s) address %s reverse dns host unknown verified no",
+func (e *Engine) logConnect(lines *maillog.Lines, c *trackedConn, p *plan) {
+	lines.Infof("New SMTP ICID %d interface %s (%s) address %s reverse dns host unknown verified no",
 		c.icid, p.iface.Name, p.iface.Address, remoteIP(c))
 }
 

@@ -18,6 +18,7 @@ import (
 	"relaybox/cipherstring"
 	"relaybox/config"
 	"relaybox/mailengine/address"
+	"relaybox/mailengine/maillog"
 	"relaybox/mailengine/queue"
 	"relaybox/mailengine/smtpserver"
 )
@@ -35,12 +36,15 @@ type Spool interface {
 type MailLog interface {
 	Infof(format string, args ...any)
 	Warningf(format string, args ...any)
+	// WriteLines writes the lines of one event with one write (and empties b).
+	WriteLines(b *maillog.Lines)
 }
 
 type discardLog struct{}
 
-func (discardLog) Infof(string, ...any)    {}
-func (discardLog) Warningf(string, ...any) {}
+func (discardLog) Infof(string, ...any)        {}
+func (discardLog) Warningf(string, ...any)     {}
+func (discardLog) WriteLines(b *maillog.Lines) { *b = maillog.Lines{} }
 
 // Directory answers LDAP accept queries: whether a recipient is in the
 // directory, under the settings of c. An error means the directory could
@@ -308,11 +312,13 @@ func (s *session) Data(r io.Reader) (string, error) {
 		e.log.Warningf("ICID %d cannot take mail: %v", s.tc.icid, err)
 		return "", smtpserver.ErrLocal
 	}
-	e.log.Infof("Start MID %d ICID %d", mid, s.tc.icid)
-	e.log.Infof("MID %d ICID %d From: <%s>", mid, s.tc.icid, s.from)
+	var lines maillog.Lines // each group of lines is one write
+	lines.Infof("Start MID %d ICID %d", mid, s.tc.icid)
+	lines.Infof("MID %d ICID %d From: <%s>", mid, s.tc.icid, s.from)
 	for rid, to := range s.rcpts {
-		e.log.Infof("MID %d ICID %d RID %d To: <%s>", mid, s.tc.icid, rid, to)
+		lines.Infof("MID %d ICID %d RID %d To: <%s>", mid, s.tc.icid, rid, to)
 	}
+	e.log.WriteLines(&lines)
 	now := time.Now()
 	hdr := s.received(mid, now)
 	tlsDesc := ""
@@ -337,13 +343,14 @@ func (s *session) Data(r io.Reader) (string, error) {
 	}
 	fields := capture.fields()
 	if id := logField(fields, "Message-Id"); id != "" {
-		e.log.Infof("MID %d Message-ID '%s'", mid, id)
+		lines.Infof("MID %d Message-ID '%s'", mid, id)
 	}
 	if subj := logField(fields, "Subject"); subj != "" {
-		e.log.Infof("MID %d Subject %q", mid, subj)
+		lines.Infof("MID %d Subject %q", mid, subj)
 	}
-	e.log.Infof("MID %d ready %d bytes from <%s>", mid, size-int64(len(hdr)), s.from)
-	e.log.Infof("MID %d queued for delivery", mid)
+	lines.Infof("MID %d ready %d bytes from <%s>", mid, size-int64(len(hdr)), s.from)
+	lines.Infof("MID %d queued for delivery", mid)
+	e.log.WriteLines(&lines)
 	if e.opts.Deliverer != nil {
 		e.opts.Deliverer.Notify()
 	}

@@ -1,6 +1,7 @@
 package mailengine
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -41,7 +42,11 @@ func (l *limiter) full() bool {
 }
 
 func bind(addr string) (*socket, error) {
-	ln, err := net.Listen("tcp", addr)
+	// No TCP keep-alive on accepted connections (Go sets it by default, four
+	// setsockopt calls per connection): SMTP and the GUI end idle or dead
+	// connections with their own read and idle timeouts.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

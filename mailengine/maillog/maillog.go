@@ -1,7 +1,7 @@
 // Package maillog writes and reads mail_logs in the AsyncOS format: "Wed Jan 17 21:09:12 2024 Info: <text>".
 //
-// A Logger appends one line per call, with a single write(2), to dir/mail_logs (or another name,
-// WithName, such as the authentication log). Before a line would push the file past maxBytes, the
+// A Logger appends one line per call, or the lines of one Lines, with a single write(2), to
+// dir/mail_logs (or another name, WithName, such as the authentication log). Before a line would push the file past maxBytes, the
 // files are rotated by rename: mail_logs.(keep-1) → mail_logs.keep (dropping the previous
 // mail_logs.keep), …, mail_logs → mail_logs.1, and a new mail_logs is created. Writing and rotating
 // share one mutex, so no line is lost or split by a rotation. A write that fails part way (a full
@@ -192,7 +192,36 @@ func (l *Logger) Logf(level Level, format string, args ...any) {
 	defer textBufs.Put(bufp)
 	text := fmt.Appendf((*bufp)[:0], format, args...)
 	*bufp = text[:0]
+	ends := [1]int{len(text)}
+	l.write(level, text, ends[:])
+}
 
+// Lines gathers Info lines that are written together, in order and with one
+// write(2), by Logger.WriteLines: the lines of one event, such as a
+// message's acceptance. They are whole or absent together. The zero value
+// is ready, and a Lines can be used again after WriteLines.
+type Lines struct {
+	text []byte
+	ends []int // where each line's text ends in text
+}
+
+// Infof adds one line at level Info, formatted now, timestamped when written.
+func (b *Lines) Infof(format string, args ...any) {
+	b.text = fmt.Appendf(b.text, format, args...)
+	b.ends = append(b.ends, len(b.text))
+}
+
+// WriteLines writes b's lines (as Logf would, one after the other, but with
+// one write) and empties b.
+func (l *Logger) WriteLines(b *Lines) {
+	if len(b.ends) > 0 {
+		l.write(Info, b.text, b.ends)
+	}
+	b.text, b.ends = b.text[:0], b.ends[:0]
+}
+
+// write appends the lines whose texts are text[ends[i-1]:ends[i]].
+func (l *Logger) write(level Level, text []byte, ends []int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -207,8 +236,12 @@ func (l *Logger) Logf(level Level, format string, args ...any) {
 	if l.torn {
 		line = append(line, '\n') // end the partial line that could not be removed
 	}
-	line = append(append(append(append(line, l.stamp...), ' '), level...), ": "...)
-	line = append(appendEscaped(line, text), '\n')
+	from := 0
+	for _, end := range ends {
+		line = append(append(append(append(line, l.stamp...), ' '), level...), ": "...)
+		line = append(appendEscaped(line, text[from:end]), '\n')
+		from = end
+	}
 	l.line = line
 	if l.size > 0 && l.size+int64(len(line)) > l.maxBytes {
 		if err := l.rotateLocked(); err != nil && l.err == nil {

@@ -81,6 +81,28 @@ func TestFormat(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 }
 
+// The lines of one Lines come out together, in order, with one timestamp,
+// escaped like any line; a Lines is empty again after WriteLines.
+func TestLines(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, 1<<20, 3)
+	l.Infof("before")
+	var b Lines
+	b.Infof("Start MID %d ICID %d", 7, 3)
+	b.Infof("MID %d Subject %s", 7, "two\nlines")
+	l.WriteLines(&b)
+	l.WriteLines(&b) // empty: writes nothing
+	b.Infof("after")
+	l.WriteLines(&b)
+	require.NoError(t, l.Close())
+	got, err := os.ReadFile(filepath.Join(dir, LogName))
+	require.NoError(t, err)
+	assert.Equal(t, "Wed Jan 17 21:09:12 2024 Info: before\n"+
+		"Wed Jan 17 21:09:13 2024 Info: Start MID 7 ICID 3\n"+
+		"Wed Jan 17 21:09:13 2024 Info: MID 7 Subject two\\nlines\n"+
+		"Wed Jan 17 21:09:14 2024 Info: after\n", string(got))
+}
+
 func TestFormatSingleDigitDay(t *testing.T) {
 	dir := t.TempDir()
 	l, err := Open(dir, 1<<20, 1, WithClock(func() time.Time { return time.Date(2005, 7, 5, 9, 7, 4, 0, time.Local) }))

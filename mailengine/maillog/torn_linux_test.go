@@ -99,6 +99,19 @@ func TestFileSizeLimitLeavesWholeLines(t *testing.T) {
 	assert.Equal(t, 10, wholeLines(t, dir), "the 1050-byte limit holds 10 whole lines")
 }
 
+// The lines of one Lines are whole or absent together: the group that
+// meets the limit is undone, and the single line after it still fits.
+func TestFileSizeLimitLeavesWholeGroups(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFileSizeLimitLeavesWholeLines$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), fsizeChildEnv+"="+dir, fsizeGroupEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child:\n%s", out)
+	assert.Equal(t, 10, wholeLines(t, dir), "lines 0-8, not the group, then line 9 alone")
+}
+
+const fsizeGroupEnv = "MAILLOG_FSIZE_GROUP"
+
 func fsizeChild(t *testing.T, dir string) {
 	signal.Ignore(syscall.SIGXFSZ) // write(2) then fails with EFBIG instead of the signal killing us
 	var old syscall.Rlimit
@@ -106,7 +119,15 @@ func fsizeChild(t *testing.T, dir string) {
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 1050, Max: old.Max}))
 	l, err := Open(dir, 1<<20, 2, WithClock(fixedClock(time.Date(2024, 1, 17, 21, 9, 12, 0, time.Local))))
 	require.NoError(t, err)
+	group := os.Getenv(fsizeGroupEnv) != ""
 	for i := range 15 {
+		if group && i == 9 {
+			// Two lines in one write that does not fit: neither may stay.
+			var b Lines
+			b.Infof("%s", tornLine(90)) // numbered out of order: wholeLines refuses either
+			b.Infof("%s", tornLine(91))
+			l.WriteLines(&b)
+		}
 		l.Infof("%s", tornLine(i))
 	}
 	err = l.Close()

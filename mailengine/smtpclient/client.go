@@ -723,14 +723,18 @@ func (s *session) transaction(m Message) error {
 	accepted := make([]string, 0, len(m.To))
 
 	if pipelining {
+		// MAIL, the RCPTs and DATA go as one group (RFC 2920 §3.1: DATA
+		// may end a group), as Postfix's client sends them: one write and
+		// one round trip fewer per message.
 		var buf bytes.Buffer
 		buf.WriteString(mail + "\r\n")
 		for _, rcpt := range m.To {
 			buf.WriteString("RCPT TO:<" + rcpt + ">\r\n")
 		}
+		buf.WriteString("DATA\r\n")
 		s.setDeadline(false, true, to)
 		if _, err := s.conn.Write(buf.Bytes()); err != nil { // one write: the whole group
-			return s.ioErr(err, to, "sending MAIL and RCPT")
+			return s.ioErr(err, to, "sending MAIL, RCPT and DATA")
 		}
 	} else if err := s.send(to, mail); err != nil {
 		return err
@@ -741,11 +745,15 @@ func (s *session) transaction(m Message) error {
 	}
 	s.emit(MailReply, "<"+m.From+"> "+r.String(), nil)
 	if !r.positive() {
-		if pipelining { // drain the RCPT replies (503 …) before QUIT
-			for range m.To {
-				if _, err := s.read(to); err != nil {
+		if pipelining { // drain the RCPT and DATA replies (503 …) before QUIT
+			var last reply
+			for range len(m.To) + 1 {
+				if last, err = s.read(to); err != nil {
 					break
 				}
+			}
+			if err == nil && last.Code == 354 {
+				s.emptyData(to)
 			}
 		}
 		s.dirty = true
@@ -773,15 +781,26 @@ func (s *session) transaction(m Message) error {
 			s.res.Rejected = append(s.res.Rejected, rr)
 		}
 	}
-	if len(accepted) == 0 {
+	if len(accepted) == 0 && !pipelining {
 		s.dirty = true
 		return nil
 	}
 
 	s.phase = "data"
-	r, err = s.cmd(to, "DATA")
+	if pipelining {
+		r, err = s.read(to)
+	} else {
+		r, err = s.cmd(to, "DATA")
+	}
 	if err != nil {
 		return err
+	}
+	if len(accepted) == 0 { // the pipelined DATA had no recipient to go with
+		if r.Code == 354 {
+			s.emptyData(to)
+		}
+		s.dirty = true
+		return nil
 	}
 	if r.Code != 354 {
 		s.dirty = true
@@ -823,6 +842,20 @@ func (s *session) transaction(m Message) error {
 		m.Delivered(accepted)
 	}
 	return nil
+}
+
+// emptyData ends a pipelined DATA that a server accepted although no
+// recipient was (RFC 2920 §3.1): a lone "." and its reply, so that the
+// session is back in command mode for RSET. A failure marks the session
+// broken.
+func (s *session) emptyData(timeout time.Duration) {
+	if err := s.send(timeout, "."); err != nil {
+		s.broken = true
+		return
+	}
+	if _, err := s.read(timeout); err != nil {
+		s.broken = true
+	}
 }
 
 // applyUTF8 decides SMTPUTF8 for m on this session (RFC 6531 §3.4) and

@@ -354,6 +354,7 @@ func TestPipelining(t *testing.T) {
 			sess := p.sessions()
 			require.Len(t, sess, 1)
 			assert.Equal(t, adv, sess[0].pipelined, "MAIL and the RCPTs arrived in one read")
+			assert.Equal(t, adv, sess[0].dataInGroup, "DATA ended the group")
 			assert.Equal(t, []string{"EHLO localhost", "MAIL FROM:<s@relaybox.test>", "RCPT TO:<a@example.test>", "RCPT TO:<b@example.test>", "RCPT TO:<c@example.test>", "DATA", "QUIT"}, sess[0].cmds)
 		})
 	}

@@ -56,6 +56,7 @@ func TestConnResetsAfterAnUnfinishedTransaction(t *testing.T) {
 		to   []string
 	}{
 		{"mail rejected", peerOpts{mailReply: "553 5.1.8 Sender address rejected"}, one},
+		{"mail rejected, pipelined (the peer still answers DATA with 354)", peerOpts{pipelining: true, mailReply: "553 5.1.8 Sender address rejected"}, one},
 		{"every recipient rejected", peerOpts{rcpt: map[string]string{"nobody@example.test": "550 5.1.1 User unknown"}}, []string{"nobody@example.test"}},
 		{"every recipient rejected, pipelined", peerOpts{pipelining: true, rcpt: map[string]string{"nobody@example.test": "550 5.1.1 User unknown"}}, []string{"nobody@example.test"}},
 	} {

@@ -42,14 +42,15 @@ type peerOpts struct {
 
 // peerSession records what one connection did.
 type peerSession struct {
-	cmds      []string // command lines as received (MAIL/RCPT/DATA/EHLO/...)
-	tls       *tls.ConnectionState
-	pipelined bool     // the RCPT lines were already buffered when MAIL was read
-	rawBody   []string // DATA lines as on the wire (dot-stuffed), final "." excluded
-	body      string   // the un-stuffed body, CRLF line ends (the last message's)
-	bodies    []string // every message's un-stuffed body, in order
-	raw       []byte   // the last message's octets as received after 354, final "." CRLF included
-	quit      bool     // the client said QUIT
+	cmds        []string // command lines as received (MAIL/RCPT/DATA/EHLO/...)
+	tls         *tls.ConnectionState
+	pipelined   bool     // the RCPT lines were already buffered when MAIL was read
+	dataInGroup bool     // and so was DATA
+	rawBody     []string // DATA lines as on the wire (dot-stuffed), final "." excluded
+	body        string   // the un-stuffed body, CRLF line ends (the last message's)
+	bodies      []string // every message's un-stuffed body, in order
+	raw         []byte   // the last message's octets as received after 354, final "." CRLF included
+	quit        bool     // the client said QUIT
 }
 
 type peer struct {
@@ -193,7 +194,8 @@ func (p *peer) serve(c net.Conn) {
 				reply = "502 5.5.2 Error: command not recognized"
 			}
 		case "MAIL":
-			p.record(func() { s.pipelined = buffered > 0 })
+			group, _ := br.Peek(buffered)
+			p.record(func() { s.pipelined, s.dataInGroup = buffered > 0, bytes.HasSuffix(group, []byte("DATA\r\n")) })
 			reply = or(p.o.mailReply, "250 2.1.0 Ok")
 		case "RCPT":
 			addr := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(arg, "TO:"), "<"), ">")
