@@ -2,10 +2,11 @@ package mailengine
 
 import (
 	"relaybox/mailengine/delivery"
+	"relaybox/mailengine/queue"
 )
 
 // Deliverer is the outbound side the engine configures and wakes.
 type Deliverer interface {
 	Apply(s *delivery.Settings)
-	Notify()
+	Queued(mid queue.MID)
 }

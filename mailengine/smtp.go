@@ -352,7 +352,7 @@ func (s *session) Data(r io.Reader) (string, error) {
 	lines.Infof("MID %d queued for delivery", mid)
 	e.log.WriteLines(&lines)
 	if e.opts.Deliverer != nil {
-		e.opts.Deliverer.Notify()
+		e.opts.Deliverer.Queued(mid)
 	}
 	return fmt.Sprintf("ok:  Message %d accepted", mid), nil
 }

@@ -400,6 +400,6 @@ func (d *Deliverer) alertRequiredTLS(ctx context.Context, s *Settings, domain st
 		d.opts.Log.Warningf("cannot queue the required-TLS alert for %s: %v", domain, err)
 	} else {
 		d.opts.Log.Warningf("Required TLS to %s failed: alert MID %d queued for %s", domain, mid, strings.Join(dc.AlertRecipients, ", "))
+		d.Queued(mid)
 	}
-	d.Notify()
 }

@@ -51,7 +51,7 @@ func (d *Deliverer) bounce(ctx context.Context, s *Settings, m queue.Message, fa
 		return false
 	}
 	d.opts.Log.Infof("MID %d bounce MID %d queued to <%s>", m.MID, mid, from)
-	d.Notify()
+	d.Queued(mid)
 	return true
 }
 

@@ -134,9 +134,18 @@ type Deliverer struct {
 	statesListed bool
 	busy         map[queue.MID]bool
 	due          map[queue.MID]time.Time
-	attempts     map[queue.MID]int
-	conns        int // attempts in progress
-	alerted      map[string]time.Time
+	// The scheduling pass lists the whole queue only when it must (fullScan:
+	// at start, each second, after Notify or Apply, and once an attempt ends
+	// while a due message was left without a connection: starved). Otherwise
+	// it looks only at recheck: messages just queued (Queued) and messages
+	// a free connection woke (wakeLocked). A backlog of deferred mail then
+	// costs one listing per second, not one per message.
+	fullScan bool
+	starved  bool
+	recheck  map[queue.MID]struct{}
+	attempts map[queue.MID]int
+	conns    int // attempts in progress
+	alerted  map[string]time.Time
 
 	// Outbound connections (pool.go), under mu.
 	idle     map[string][]*conn     // per destination, oldest first
@@ -163,7 +172,7 @@ func New(opts Options) *Deliverer {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	return &Deliverer{opts: opts, wake: make(chan struct{}, 1), known: map[queue.MID]queue.Message{}, records: map[queue.MID]*record{},
-		busy: map[queue.MID]bool{}, due: map[queue.MID]time.Time{},
+		busy: map[queue.MID]bool{}, due: map[queue.MID]time.Time{}, recheck: map[queue.MID]struct{}{}, fullScan: true,
 		attempts: map[queue.MID]int{}, alerted: map[string]time.Time{}, idle: map[string][]*conn{}, open: map[string]int{},
 		waiters: map[string][]queue.MID{}, waitKey: map[queue.MID]string{}}
 }
@@ -179,8 +188,26 @@ func (d *Deliverer) Apply(s *Settings) {
 	d.Notify()
 }
 
-// Notify says a message was queued or settings changed.
+// Notify says the queue or the settings changed in a way the deliverer was
+// not told of in detail: the next pass lists the whole queue.
 func (d *Deliverer) Notify() {
+	d.mu.Lock()
+	d.fullScan = true
+	d.mu.Unlock()
+	d.poke()
+}
+
+// Queued says message mid was spooled: the next pass looks at it without
+// listing the whole queue.
+func (d *Deliverer) Queued(mid queue.MID) {
+	d.mu.Lock()
+	d.recheck[mid] = struct{}{}
+	d.mu.Unlock()
+	d.poke()
+}
+
+// poke wakes the scheduling pass for what recheck and the flags hold.
+func (d *Deliverer) poke() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -209,7 +236,10 @@ func (d *Deliverer) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.wake:
-		case <-tick.C:
+		case <-tick.C: // deferred messages come due: a full pass
+			d.mu.Lock()
+			d.fullScan = true
+			d.mu.Unlock()
 		}
 	}
 }
@@ -220,17 +250,30 @@ func (d *Deliverer) schedule(ctx context.Context, wg *sync.WaitGroup) {
 	if s == nil {
 		return
 	}
-	msgs, err := d.queued()
-	if err != nil {
-		d.opts.Log.Warningf("delivery: cannot list the queue: %v", err)
-		return
+	d.mu.Lock()
+	full := d.fullScan
+	d.fullScan = false
+	d.mu.Unlock()
+	var msgs []queue.Message
+	if full {
+		var err error
+		if msgs, err = d.queued(); err != nil {
+			d.opts.Log.Warningf("delivery: cannot list the queue: %v", err)
+			return
+		}
+	} else {
+		msgs = d.rechecked()
 	}
 	now := d.opts.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, m := range msgs {
-		if d.busy[m.MID] || now.Before(d.due[m.MID]) || d.conns >= s.Config.Delivery.MaxConnections {
+		if d.busy[m.MID] || now.Before(d.due[m.MID]) {
 			continue
+		}
+		if d.conns >= s.Config.Delivery.MaxConnections {
+			d.starved = true // the next attempt to end brings a full pass
+			break
 		}
 		d.busy[m.MID] = true
 		d.conns++
@@ -241,8 +284,11 @@ func (d *Deliverer) schedule(ctx context.Context, wg *sync.WaitGroup) {
 			d.mu.Lock()
 			delete(d.busy, m.MID)
 			d.conns--
+			if d.starved {
+				d.starved, d.fullScan = false, true
+			}
 			d.mu.Unlock()
-			d.Notify()
+			d.poke()
 		}(m)
 	}
 }
@@ -276,6 +322,40 @@ func (d *Deliverer) removeStaleStates() {
 	d.mu.Lock()
 	d.stateFiles, d.statesListed = files, true
 	d.mu.Unlock()
+}
+
+// rechecked returns the messages in recheck that are still queued, oldest
+// (lowest MID) first, and empties recheck. Headers not known yet are read
+// without holding d.mu.
+func (d *Deliverer) rechecked() []queue.Message {
+	d.mu.Lock()
+	mids := make([]queue.MID, 0, len(d.recheck))
+	for mid := range d.recheck {
+		mids = append(mids, mid)
+	}
+	clear(d.recheck)
+	d.mu.Unlock()
+	slices.Sort(mids)
+	out := make([]queue.Message, 0, len(mids))
+	for _, mid := range mids {
+		d.mu.Lock()
+		m, ok := d.known[mid]
+		d.mu.Unlock()
+		if !ok {
+			h, err := d.opts.Spool.Header(mid)
+			if err != nil {
+				continue // removed meanwhile, or unreadable: a full pass sees
+			}
+			d.mu.Lock()
+			if m, ok = d.known[mid]; !ok {
+				m = h
+				d.known[mid] = m
+			}
+			d.mu.Unlock()
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // queued lists the spool, reading the header only of messages not seen

@@ -142,6 +142,7 @@ func (d *Deliverer) wakeLocked(key string) {
 		delete(d.waitKey, mid)
 		if _, queued := d.known[mid]; queued {
 			delete(d.due, mid)
+			d.recheck[mid] = struct{}{}
 			break
 		}
 	}
@@ -168,7 +169,7 @@ func (d *Deliverer) unreserve(domain string) {
 	d.mu.Lock()
 	d.freeLocked(domain)
 	d.mu.Unlock()
-	d.Notify()
+	d.poke() // wakeLocked put what may go now in recheck
 }
 
 // park puts a connection that just finished a message into its
@@ -190,7 +191,7 @@ func (d *Deliverer) park(ctx context.Context, pc *conn, maxMessages int) {
 	d.idle[pc.domain] = append(d.idle[pc.domain], pc)
 	d.wakeLocked(pc.domain)
 	d.mu.Unlock()
-	d.Notify()
+	d.poke() // wakeLocked put what may go now in recheck
 }
 
 // expire closes a connection whose idle time is up, unless it was handed
@@ -238,7 +239,7 @@ func (d *Deliverer) dropLocked(pc *conn) {
 		d.closingN--
 		d.freeLocked(pc.domain)
 		d.mu.Unlock()
-		d.Notify()
+		d.poke() // wakeLocked put what may go now in recheck
 	}()
 }
 
