@@ -206,11 +206,18 @@ func newHarness(t *testing.T, edit func(c *config.Config)) *harness {
 	c.Delivery.RetryMax = config.Duration(100 * time.Millisecond)
 	edit(c)
 	h := &harness{spool: spool, log: lg, cfg: c}
-	h.d = New(Options{Spool: spool, Log: lg, StateDir: filepath.Join(dir, "delivery"),
+	h.d = h.deliverer(spool, filepath.Join(dir, "delivery"))
+	return h
+}
+
+// deliverer is the harness's deliverer on spool (the harness's own, or a
+// wrapper of it), its settings applied.
+func (h *harness) deliverer(spool Spool, stateDir string) *Deliverer {
+	d := New(Options{Spool: spool, Log: h.log, StateDir: stateDir,
 		Timeouts: smtpclient.Timeouts{Connect: 2 * time.Second, Greeting: 5 * time.Second, Command: 5 * time.Second, Data: 5 * time.Second},
 		Now:      func() time.Time { h.mu.Lock(); defer h.mu.Unlock(); return time.Now().Add(h.shift) }})
-	h.d.Apply(&Settings{Config: c, TLS: &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13, RootCAs: x509.NewCertPool()}})
-	return h
+	d.Apply(&Settings{Config: h.cfg, TLS: &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13, RootCAs: x509.NewCertPool()}})
+	return d
 }
 
 func (h *harness) run(t *testing.T) {

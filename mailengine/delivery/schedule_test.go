@@ -2,8 +2,6 @@ package delivery
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -17,7 +15,6 @@ import (
 
 	"relaybox/config"
 	"relaybox/mailengine/queue"
-	"relaybox/mailengine/smtpclient"
 )
 
 // listCounting is the real spool, counting how often the queue is listed.
@@ -47,9 +44,7 @@ func TestBacklogIsNotListedPerMessage(t *testing.T) {
 		c.Delivery.RetryMax = config.Duration(time.Hour)
 	})
 	spool := &listCounting{Spool: h.spool}
-	h.d = New(Options{Spool: spool, Log: h.log, StateDir: filepath.Join(t.TempDir(), "delivery"),
-		Timeouts: smtpclient.Timeouts{Connect: 2 * time.Second, Greeting: 5 * time.Second, Command: 5 * time.Second, Data: 5 * time.Second}})
-	h.d.Apply(&Settings{Config: h.cfg, TLS: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}})
+	h.d = h.deliverer(spool, filepath.Join(t.TempDir(), "delivery"))
 
 	const backlog, fresh = 300, 100
 	put := func(to string) queue.MID {
